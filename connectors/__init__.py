@@ -1,0 +1,1 @@
+"""Built-in connectors. Each imports only ``engine.spi``."""

@@ -1,0 +1,1 @@
+"""FileStreamSource and FileStreamSink: Kafka Connect's file connectors, reading and writing by batch."""

@@ -1,0 +1,111 @@
+"""Standalone mode: one control plane with its worker processes, connectors from files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from controlplane.herder import STARTED, StandaloneHerder, check_names
+from controlplane.offset_store import FileOffsetStore
+from controlplane.properties import read_config_file
+from engine.plugins import PluginRegistry
+from engine.runtime import connector_config
+from engine.runtime.worker_config import WorkerConfig
+from engine.spi.errors import ConfigError, ConnectError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    worker_props: dict[str, str]
+    worker: WorkerConfig
+    registry: PluginRegistry
+    connectors: list[dict[str, str]]
+
+
+def prepare(worker_file: str, connector_files: Sequence[str]) -> Prepared:
+    """Read and validate everything before anything starts (nothing is half-started)."""
+    props = read_config_file(worker_file)
+    worker = WorkerConfig(props)
+    path = worker.get("plugin.path") or []
+    registry = PluginRegistry.discover([str(p) for p in path])
+    connectors = [read_config_file(f) for f in connector_files]
+    check_names(connectors)
+    for c in connectors:
+        config = {k: v for k, v in c.items() if not k.startswith("__")}
+        connector_config.check(registry, config)
+    return Prepared(props, worker, registry, connectors)
+
+
+def check_broker(bootstrap: str, timeout: float = 15.0) -> str:
+    """Fail clearly if the Kafka cluster cannot be reached; return its cluster id."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": str(int(timeout * 1000))}
+    )
+    try:
+        meta = admin.list_topics(timeout=timeout)
+    except KafkaException as e:
+        raise ConnectError(
+            f"Could not reach Kafka at bootstrap.servers={bootstrap} within {timeout:.0f}s: {e.args[0]}"
+        ) from e
+    return str(meta.cluster_id)
+
+
+async def run(
+    prepared: Prepared,
+    until: Callable[[StandaloneHerder], Coroutine[Any, Any, None]] | None = None,
+    log_level: str = "INFO",
+) -> int:
+    """Run the standalone worker until SIGINT/SIGTERM (or until ``until`` returns)."""
+    worker = prepared.worker
+    bootstrap = ",".join(worker.get("bootstrap.servers"))
+    props = {**prepared.worker_props, "bootstrap.servers": bootstrap}
+    await asyncio.to_thread(check_broker, bootstrap)
+    offsets = FileOffsetStore(worker.get("offset.storage.file.filename"))
+    offsets.load()
+    herder = StandaloneHerder(props, prepared.registry, offsets, worker.get("worker.processes"), log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await herder.start()
+    try:
+        for c in prepared.connectors:
+            initial = c.get("__initial_state", "RUNNING")
+            target = {"RUNNING": STARTED, "PAUSED": "PAUSED", "STOPPED": "STOPPED"}.get(initial, STARTED)
+            config = {k: v for k, v in c.items() if not k.startswith("__")}
+            await herder.put_connector(config["name"], config, target=target)
+            log.info("Connector %s created", config["name"])
+        waiters: list[asyncio.Task[Any]] = [loop.create_task(stop.wait())]
+        if until is not None:
+            waiters.append(loop.create_task(until(herder)))
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for p in pending:
+            p.cancel()
+        log.info("Stopping")
+    finally:
+        await herder.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+def run_blocking(
+    prepared: Prepared,
+    until: Callable[[StandaloneHerder], Coroutine[Any, Any, None]] | None = None,
+    log_level: str = "INFO",
+) -> int:
+    import uvloop
+
+    return uvloop.run(run(prepared, until, log_level))
+
+
+__all__ = ["ConfigError", "Prepared", "check_broker", "prepare", "run", "run_blocking"]

@@ -1,0 +1,166 @@
+"""Spawns the worker processes, pins each to a core, carries control messages, restarts
+a process that dies.
+
+Worker processes are started with the ``spawn`` method (never fork a process that may
+hold librdkafka threads) and each pins itself to its core first thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing as mp
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+import psutil
+
+from engine.runtime import worker_process
+from engine.runtime.messages import Shutdown, WorkerReady
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerHandle:
+    index: int
+    cpu: int | None
+    process: BaseProcess
+    conn: Connection
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    pid: int = 0
+    tasks: set[str] = field(default_factory=set)
+    restarts: int = 0
+
+
+def usable_cores() -> list[int]:
+    try:
+        return sorted(psutil.Process().cpu_affinity() or [])
+    except (AttributeError, psutil.Error):
+        return []
+
+
+class Supervisor:
+    """Owns the worker processes. Messages from workers go to ``on_message(index, msg)``;
+    a dead worker is reported to ``on_death(index, task_names)`` after it is replaced."""
+
+    def __init__(
+        self,
+        processes: int,
+        on_message: Callable[[int, object], None],
+        on_death: Callable[[int, set[str]], None],
+        log_level: str = "INFO",
+    ) -> None:
+        self.count = processes
+        self.on_message = on_message
+        self.on_death = on_death
+        self.log_level = log_level
+        self.workers: list[WorkerHandle] = []
+        self._ctx = mp.get_context("spawn")
+        self._cores = usable_cores()
+        self._stopping = False
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _cpu_for(self, index: int) -> int | None:
+        return self._cores[index % len(self._cores)] if self._cores else None
+
+    def _spawn(self, index: int) -> WorkerHandle:
+        parent, child = self._ctx.Pipe(duplex=True)
+        cpu = self._cpu_for(index)
+        proc = self._ctx.Process(
+            target=worker_process.main,
+            args=(child, index, cpu, self.log_level),
+            name=f"arrowsmith-worker-{index}",
+            daemon=True,
+        )
+        proc.start()
+        child.close()
+        handle = WorkerHandle(index, cpu, proc, parent)
+        asyncio.get_running_loop().add_reader(parent.fileno(), self._readable, handle)
+        return handle
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self.workers = [self._spawn(i) for i in range(self.count)]
+        await asyncio.wait_for(asyncio.gather(*(w.ready.wait() for w in self.workers)), timeout)
+        log.info("Started %d worker processes: %s", self.count, [(w.pid, w.cpu) for w in self.workers])
+
+    def _readable(self, handle: WorkerHandle) -> None:
+        try:
+            while handle.conn.poll():
+                msg = handle.conn.recv()
+                if isinstance(msg, WorkerReady):
+                    handle.pid = msg.pid
+                    handle.ready.set()
+                else:
+                    self.on_message(handle.index, msg)
+        except (EOFError, OSError):
+            self._lost(handle)
+
+    def _lost(self, handle: WorkerHandle) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(handle.conn.fileno())
+        handle.conn.close()
+        handle.process.join(0.1)
+        if self._stopping:
+            return
+        log.error(
+            "Worker process %d (pid %s) died with exit code %s; restarting it",
+            handle.index,
+            handle.pid,
+            handle.process.exitcode,
+        )
+        replacement = self._spawn(handle.index)
+        replacement.restarts = handle.restarts + 1
+        self.workers[handle.index] = replacement
+        tasks = set(handle.tasks)
+
+        async def _resume() -> None:
+            await replacement.ready.wait()
+            self.on_death(handle.index, tasks)
+
+        t = loop.create_task(_resume())
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
+
+    def place(self, task: str) -> int:
+        """The worker index for a new task: the least loaded process."""
+        for w in self.workers:
+            if task in w.tasks:
+                return w.index
+        best = min(self.workers, key=lambda w: (len(w.tasks), w.index))
+        best.tasks.add(task)
+        return best.index
+
+    def release(self, task: str) -> None:
+        for w in self.workers:
+            w.tasks.discard(task)
+
+    def send(self, index: int, msg: object) -> None:
+        handle = self.workers[index]
+        try:
+            handle.conn.send(msg)
+        except (OSError, EOFError):
+            log.warning("Could not send %s to worker %d", type(msg).__name__, index)
+
+    async def stop(self, timeout_ms: int) -> None:
+        self._stopping = True
+        for w in self.workers:
+            try:
+                w.conn.send(Shutdown(timeout_ms))
+            except (OSError, EOFError):
+                pass
+        deadline = asyncio.get_running_loop().time() + timeout_ms / 1000 + 5
+        for w in self.workers:
+            while w.process.is_alive() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            if w.process.is_alive():
+                log.warning("Worker %d did not stop in time; killing it", w.index)
+                w.process.kill()
+                w.process.join(2)
+            try:
+                asyncio.get_running_loop().remove_reader(w.conn.fileno())
+            except (OSError, ValueError):
+                pass
+            w.conn.close()

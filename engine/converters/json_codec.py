@@ -1,0 +1,375 @@
+"""Vectorized building blocks for JSON text: whole Arrow arrays in, whole arrays out.
+
+Nothing here loops over rows in Python, except :func:`java_double_text` (one scalar, used
+for schema defaults and for the rare subnormal floats). The pieces:
+
+* :func:`join` concatenates literal strings and string arrays row by row (one kernel call);
+* :func:`escape` escapes strings the way Jackson does (``\\"``, ``\\\\``, ``\\b \\t \\n \\f \\r``,
+  other control characters as ``\\u00XX``; non-ASCII and ``/`` are left alone);
+* :func:`java_float_text` prints floats as Java's ``Double.toString``/``Float.toString`` do
+  (``1.0``, ``1.0E7``, ``1.0E-4``) — Arrow prints the shortest digits, regexes re-shape them;
+* :func:`base64_encode` / :func:`base64_decode` (numpy over the data buffers);
+* :func:`decimal_to_bytes` / :func:`bytes_to_decimal`: Connect's Decimal wire form, the
+  big-endian two's-complement unscaled integer in the fewest bytes (Java's
+  ``BigInteger.toByteArray``).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Piece = str | pa.Array
+"""A literal (the same text on every row) or a string array (one text per row)."""
+
+# ---------------------------------------------------------------------------- joining
+
+
+def join(pieces: Sequence[Piece], length: int) -> pa.Array:
+    """Concatenate ``pieces`` row by row into one string array (nulls count as "")."""
+    merged: list[Piece] = []
+    for p in pieces:
+        if isinstance(p, str):
+            if not p:
+                continue
+            if merged and isinstance(merged[-1], str):
+                merged[-1] = merged[-1] + p
+                continue
+        merged.append(p)
+    arrays = [p for p in merged if not isinstance(p, str)]
+    if not arrays:
+        return pa.repeat(pa.scalar("".join(p for p in merged if isinstance(p, str)), pa.string()), length)
+    if len(merged) == 1 and arrays[0].null_count == 0:
+        return arrays[0]
+    return pc.binary_join_element_wise(*merged, "", null_handling="replace", null_replacement="")
+
+
+def string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute int64 offsets (``len(arr) + 1``) into, and the bytes of, a string/binary array."""
+    n = len(arr)
+    bufs = arr.buffers()
+    if n == 0 or bufs[1] is None:
+        return np.zeros(n + 1, np.int64), np.zeros(0, np.uint8)
+    width = np.int64 if pa.types.is_large_binary(arr.type) or pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(bufs[1], dtype=width)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def from_parts(offsets: np.ndarray, data: np.ndarray, typ: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
+    """Build a string/binary array from int64 offsets starting at 0 and its bytes."""
+    n = len(offsets) - 1
+    validity = None
+    if mask is not None and mask.any():
+        validity = pa.array(~mask, pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(
+        typ,
+        n,
+        [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(np.ascontiguousarray(data))],
+        null_count=-1 if validity is not None else 0,
+    )
+
+
+def ragged_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Flat positions ``starts[i] + 0 .. starts[i] + lengths[i] - 1`` for every row, in order."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(lengths)
+    shift = np.repeat(starts - (ends - lengths), lengths)
+    return np.arange(total, dtype=np.int64) + shift
+
+
+def rows_of(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The row of each byte position, given a string array's absolute offsets."""
+    return np.unique(np.searchsorted(offsets, positions, side="right") - 1)
+
+
+# ---------------------------------------------------------------------------- strings
+
+_SHORT_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
+_ESCAPES = {c: _SHORT_ESCAPES.get(c, f"\\u{c:04X}") for c in range(32)}
+
+
+def escape_text(text: str) -> str:
+    """Jackson's escaping of one string (no quotes added)."""
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    if any(ord(ch) < 32 for ch in out):
+        out = "".join(_ESCAPES.get(ord(ch), ch) for ch in out)
+    return out
+
+
+def escape(arr: pa.Array) -> pa.Array:
+    """Escape a string array for JSON as Jackson does; a no-op (no copy) for clean text."""
+    offsets, data = string_parts(arr)
+    used = data[offsets[0] : offsets[-1]]
+    if used.size == 0:
+        return arr
+    low = int(used.min())
+    raw = used.tobytes()
+    if low >= 32 and b'"' not in raw and b"\\" not in raw:
+        return arr
+    out = pc.replace_substring(arr, "\\", "\\\\")
+    out = pc.replace_substring(out, '"', '\\"')
+    if low < 32:
+        for c in np.unique(used[used < 32]).tolist():
+            out = pc.replace_substring(out, chr(c), _ESCAPES[c])
+    return out
+
+
+def quoted(arr: pa.Array) -> list[Piece]:
+    """A string array as JSON string literals (escaped, in quotes)."""
+    return ['"', escape(arr), '"']
+
+
+# ---------------------------------------------------------------------------- numbers
+
+_F32_MIN_NORMAL = 1.1754943508222875e-38
+_F64_MIN_NORMAL = 2.2250738585072014e-308
+
+
+def java_double_text(value: float, float32: bool = False) -> str:
+    """``Double.toString`` (or ``Float.toString``) of one value, as JDK 19+ prints it."""
+    if float32:
+        with np.errstate(all="ignore"):
+            value = float(np.float32(value))
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    sign = "-" if value < 0 else ""
+    x = abs(value)
+    shortest = str(np.float32(x)) if float32 else repr(x)
+    digits, exp = _digits(Decimal(shortest))
+    if len(digits) == 1 and x < (_F32_MIN_NORMAL if float32 else _F64_MIN_NORMAL):
+        digits, exp = _closest_two_digits(x, digits, exp, float32)
+    return sign + _java_layout(digits, exp, x)
+
+
+def _digits(d: Decimal) -> tuple[str, int]:
+    """Significant digits (no trailing zeros) and the decimal exponent of the first one."""
+    _, tup, e = d.as_tuple()
+    assert isinstance(e, int)
+    digs = "".join(map(str, tup)).lstrip("0") or "0"
+    return digs.rstrip("0") or "0", len(digs) - 1 + e
+
+
+def _closest_two_digits(x: float, digits: str, exp: int, float32: bool) -> tuple[str, int]:
+    """JDK 19+: when the shortest decimal has one digit, a closer two-digit one wins."""
+    exact = Decimal(float(np.float32(x))) if float32 else Decimal(x)
+    q = Decimal(1).scaleb(exp - 1)
+    two = exact.quantize(q)
+    back = float(np.float32(float(two))) if float32 else float(two)
+    one = Decimal(digits).scaleb(exp)
+    if back == x and abs(two - exact) < abs(one - exact):
+        return _digits(two)
+    return digits, exp
+
+
+def _java_layout(digits: str, exp: int, x: float) -> str:
+    if 1e-3 <= x < 1e7:
+        if exp >= 0:
+            whole = digits[: exp + 1].ljust(exp + 1, "0")
+            frac = digits[exp + 1 :] or "0"
+            return f"{whole}.{frac}"
+        return "0." + "0" * (-exp - 1) + digits
+    return f"{digits[0]}.{digits[1:] or '0'}E{exp}"
+
+
+_SCI_NO_FRACTION = r"^(-?\d)e\+?(-?\d+)$"
+_SCI_FRACTION = r"^(-?\d\.\d+)e\+?(-?\d+)$"
+
+
+def java_float_text(arr: pa.Array, quote_non_finite: bool = False) -> pa.Array:
+    """Floats as Java prints them; NaN/Infinity as Java's words (quoted for JSON if asked)."""
+    float32 = pa.types.is_float32(arr.type) or pa.types.is_float16(arr.type)
+    if pa.types.is_float16(arr.type):
+        arr = arr.cast(pa.float32())
+    text = pc.cast(arr, pa.string())
+    with np.errstate(all="ignore"):
+        vals = np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        absv = np.abs(vals)
+        finite = np.isfinite(vals)
+        plain = finite & (((absv >= 1e-3) & (absv < 1e7)) | (absv == 0))
+    if plain.all():
+        return _append_point_zero(text)
+    out = _append_point_zero(text) if plain.any() else text
+    sci = finite & ~plain
+    if sci.any():
+        idx = np.flatnonzero(sci)
+        out = pc.replace_with_mask(out, pa.array(sci), _java_scientific(text.take(pa.array(idx)), absv[idx]))
+        tiny = np.flatnonzero(sci & (absv < (_F32_MIN_NORMAL if float32 else _F64_MIN_NORMAL)))
+        if tiny.size:
+            fixed = [java_double_text(float(vals[i]), float32) for i in tiny.tolist()]
+            mask = np.zeros(len(arr), bool)
+            mask[tiny] = True
+            out = pc.replace_with_mask(out, pa.array(mask), pa.array(fixed, pa.string()))
+    if not finite.all():
+        words = np.where(np.isnan(vals), "NaN", np.where(vals > 0, "Infinity", "-Infinity"))
+        if quote_non_finite:
+            words = np.char.add(np.char.add('"', words), '"')
+        bad = ~finite
+        out = pc.replace_with_mask(out, pa.array(bad), pa.array(words[bad].tolist(), pa.string()))
+    if arr.null_count:
+        out = pc.if_else(arr.is_valid(), out, pa.scalar(None, pa.string()))
+    return out
+
+
+def _append_point_zero(text: pa.Array) -> pa.Array:
+    has_point = pc.match_substring(text, ".")
+    if pc.all(has_point).as_py() is not False:
+        return text
+    return pc.if_else(has_point, text, pc.binary_join_element_wise(text, ".0", ""))
+
+
+def _java_scientific(text: pa.Array, absv: np.ndarray) -> pa.Array:
+    """Re-shape Arrow's shortest text of values outside [1e-3, 1e7) into Java's d.dddEn."""
+    out = pc.replace_substring_regex(text, _SCI_NO_FRACTION, r"\1.0E\2")
+    out = pc.replace_substring_regex(out, _SCI_FRACTION, r"\1E\2")
+    with np.errstate(all="ignore"):
+        est = np.floor(np.log10(absv)).astype(np.int64)
+    candidates = sorted({int(e) + d for e in np.unique(est).tolist() for d in (-1, 0, 1)})
+    for e in candidates:
+        if e <= -4:  # Arrow prints 0.000ddd plainly down to 1e-6 or so
+            zeros = -e - 1
+            out = pc.replace_substring_regex(out, rf"^(-?)0\.0{{{zeros}}}([1-9])(\d*)$", rf"\1\2.\3E{e}")
+        elif e >= 7:  # and integers plainly up to 1e10 or so
+            out = pc.replace_substring_regex(out, rf"^(-?)([1-9])(\d{{{e}}})(?:\.(\d+))?$", rf"\1\2.\3\4E{e}")
+    out = pc.replace_substring_regex(out, r"0+E", "E")
+    return pc.replace_substring(out, ".E", ".0E")
+
+
+# ---------------------------------------------------------------------------- base64
+
+_B64 = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", np.uint8)
+_B64_INV = np.full(256, 255, np.uint8)
+_B64_INV[_B64] = np.arange(64, dtype=np.uint8)
+_PAD = ord("=")
+
+
+def base64_encode(arr: pa.Array) -> pa.Array:
+    """Binary → padded standard base64 text (nulls stay null)."""
+    n = len(arr)
+    offsets, data = string_parts(arr)
+    lengths = np.diff(offsets)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool) if arr.null_count else None
+    if valid is not None:
+        lengths = np.where(valid, lengths, 0)
+    groups = (lengths + 2) // 3
+    padded = np.zeros(int(groups.sum()) * 3, np.uint8)
+    dst = np.cumsum(groups * 3) - groups * 3
+    padded[ragged_index(dst, lengths)] = data[ragged_index(offsets[:-1], lengths)]
+    trip = padded.reshape(-1, 3).astype(np.uint32)
+    word = (trip[:, 0] << 16) | (trip[:, 1] << 8) | trip[:, 2]
+    quads = np.stack([(word >> 18) & 63, (word >> 12) & 63, (word >> 6) & 63, word & 63], axis=1)
+    chars = _B64[quads].reshape(-1)
+    out_offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(groups * 4, out=out_offsets[1:])
+    rem = lengths % 3
+    ends = out_offsets[1:]
+    chars[ends[rem == 1] - 2] = _PAD
+    chars[ends[rem >= 1] - 1] = _PAD
+    mask = None if valid is None else ~valid
+    return from_parts(out_offsets, chars, pa.string(), mask)
+
+
+def base64_decode(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Base64 text → binary, and the rows that are not valid padded base64 (they become null)."""
+    n = len(arr)
+    offsets, data = string_parts(arr)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool) if arr.null_count else np.ones(n, bool)
+    lengths = np.where(valid, np.diff(offsets), 0)
+    bad = lengths % 4 != 0
+    chars = data[ragged_index(offsets[:-1], lengths)]
+    codes = _B64_INV[chars]
+    ends = np.cumsum(lengths)
+    last = ends - 1
+    full = (lengths >= 4) & ~bad
+    pad1 = np.zeros(n, bool)
+    pad2 = np.zeros(n, bool)
+    pad1[full] = chars[last[full]] == _PAD
+    pad2[full] = pad1[full] & (chars[last[full] - 1] == _PAD)
+    codes[last[pad1]] = 0
+    codes[last[pad2] - 1] = 0
+    invalid = np.flatnonzero(codes == 255)
+    if invalid.size:
+        bad[np.unique(np.searchsorted(ends, invalid, side="right"))] = True
+    pads = pad1.astype(np.int64) + pad2.astype(np.int64)
+    if bad.any():
+        codes = codes[np.repeat(~bad, lengths)]
+        lengths = np.where(bad, 0, lengths)
+        pads = np.where(bad, 0, pads)
+    quad = codes.reshape(-1, 4).astype(np.uint32)
+    word = (quad[:, 0] << 18) | (quad[:, 1] << 12) | (quad[:, 2] << 6) | quad[:, 3]
+    raw = np.stack([word >> 16, word >> 8, word], axis=1).astype(np.uint8).reshape(-1)
+    full_ends = np.cumsum(lengths // 4 * 3)
+    drop = np.zeros(raw.size, bool)
+    drop[full_ends[pads >= 1] - 1] = True
+    drop[full_ends[pads == 2] - 2] = True
+    out_offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths // 4 * 3 - pads, out=out_offsets[1:])
+    out = from_parts(out_offsets, raw[~drop], pa.binary(), ~valid | bad)
+    return out, np.flatnonzero(bad)
+
+
+def base64_text(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+# ---------------------------------------------------------------------------- decimals
+
+
+def decimal_to_bytes(arr: pa.Array) -> pa.Array:
+    """Decimal128/256 → the minimal big-endian two's-complement bytes of the unscaled value."""
+    n = len(arr)
+    width = arr.type.byte_width
+    raw = np.frombuffer(arr.buffers()[1], np.uint8)[arr.offset * width : (arr.offset + n) * width]
+    be = raw.reshape(n, width)[:, ::-1]
+    sign = np.where(be[:, 0] >= 128, 255, 0).astype(np.uint8)
+    lead = np.logical_and.accumulate(be == sign[:, None], axis=1).sum(axis=1)
+    first = be[np.arange(n), np.minimum(lead, width - 1)]
+    flips = (first >= 128) != (sign == 255)
+    start = np.where(lead >= width, width - 1, np.where(flips, lead - 1, lead))
+    keep = np.arange(width)[None, :] >= start[:, None]
+    if arr.null_count:
+        keep &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)[:, None]
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(keep.sum(axis=1), out=offsets[1:])
+    mask = None if not arr.null_count else ~np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    return from_parts(offsets, be[keep], pa.binary(), mask)
+
+
+def bytes_to_decimal(arr: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """Two's-complement big-endian bytes → decimal; rows that are empty or too wide are bad."""
+    n = len(arr)
+    width = typ.byte_width
+    offsets, data = string_parts(arr)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool) if arr.null_count else np.ones(n, bool)
+    lengths = np.where(valid, np.diff(offsets), 0)
+    bad = valid & (lengths == 0)
+    first = np.zeros(n, np.uint8)
+    some = lengths > 0
+    first[some] = data[offsets[:-1][some]]
+    sign = np.where(first >= 128, 255, 0).astype(np.uint8)
+    take = np.minimum(lengths, width)
+    for i in np.flatnonzero(lengths > width).tolist():  # rare: wider than the type; fine if sign extension
+        head = data[offsets[i] : offsets[i] + lengths[i] - width + 1]
+        if not (np.all(head[:-1] == sign[i]) and (head[-1] >= 128) == (sign[i] == 255)):
+            bad[i] = True
+    take = np.where(bad, 0, take)
+    out = np.repeat(sign[:, None], width, axis=1)
+    rows = np.repeat(np.arange(n), take)
+    out[rows, ragged_index(width - take, take)] = data[ragged_index(offsets[:-1] + lengths - take, take)]
+    little = np.ascontiguousarray(out[:, ::-1]).reshape(-1)
+    invalid = ~valid | bad
+    validity = pa.array(~invalid, pa.bool_()).buffers()[1] if invalid.any() else None
+    result = pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(little)])
+    return result, np.flatnonzero(bad)

@@ -1,0 +1,1 @@
+"""The task runtime: what runs inside a worker process."""

@@ -1,0 +1,92 @@
+"""Messages on the control pipe between the control plane and a worker process.
+
+They are small (configs, statuses, offsets), never records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def task_name(connector: str, task: int) -> str:
+    return f"{connector}-{task}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    connector: str
+    task: int
+    connector_config: dict[str, str]
+    task_config: dict[str, str]
+    worker_config: dict[str, str]
+    # Last committed source offsets of the connector: (partition, offset) pairs.
+    offsets: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    target_state: str = "STARTED"
+
+    @property
+    def name(self) -> str:
+        return task_name(self.connector, self.task)
+
+
+@dataclass(frozen=True, slots=True)
+class StartTask:
+    spec: TaskSpec
+
+
+@dataclass(frozen=True, slots=True)
+class StopTask:
+    connector: str
+    task: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetTargetState:
+    connector: str
+    task: int
+    state: str  # STARTED | PAUSED
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    connector: str
+    task: int
+    state: str  # RUNNING | PAUSED | FAILED | UNASSIGNED
+    trace: str | None = None
+    pid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStopped:
+    connector: str
+    task: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOffsets:
+    """A source task's committable offsets: every record up to here was acknowledged."""
+
+    connector: str
+    task: int
+    seq: int
+    offsets: list[tuple[dict[str, Any], dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetsWritten:
+    connector: str
+    task: int
+    seq: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReady:
+    index: int
+    pid: int
+    cpus: list[int]

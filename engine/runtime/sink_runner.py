@@ -1,0 +1,274 @@
+"""The sink task loop: consume → batch → convert → put → pre_commit → commit offsets.
+
+Offsets are committed to the consumer group ``connect-<connector>`` only after the task
+flushed what it was given (``pre_commit``), every ``offset.flush.interval.ms``, when the
+task asks for it, before partitions are revoked and when the task stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as KTopicPartition
+
+from engine.runtime.clients import consumer_config
+from engine.runtime.conversion import BatchConverter, describe_row
+from engine.runtime.source_runner import _prefixed
+from engine.runtime.worker_task import WorkerTask
+from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
+from engine.spi.errors import ConnectError, DataError, RetriableError
+from engine.spi.record import BINARY_SCHEMA, HEADER_TYPE, TopicPartition
+
+log = logging.getLogger(__name__)
+
+_MS = pa.timestamp("ms")
+
+
+class _Context(SinkTaskContext):
+    def __init__(self, configs: Mapping[str, str]) -> None:
+        self._configs = configs
+        self.assigned: set[TopicPartition] = set()
+        self.paused: set[TopicPartition] = set()
+        self.commit_requested = False
+        self.seeks: dict[TopicPartition, int] = {}
+        self.backoff_ms = 0
+        self.lock = threading.Lock()
+
+    def configs(self) -> Mapping[str, str]:
+        return self._configs
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        return frozenset(self.assigned)
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.paused.update(partitions)
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.paused.difference_update(partitions)
+
+    def request_commit(self) -> None:
+        self.commit_requested = True
+
+    def offset(self, offsets: Mapping[TopicPartition, int]) -> None:
+        with self.lock:
+            self.seeks.update(offsets)
+
+    def timeout(self, ms: int) -> None:
+        self.backoff_ms = ms
+
+    def errant_record_reporter(self) -> ErrantRecordReporter | None:
+        return None
+
+
+def messages_to_batch(msgs: Sequence[Any]) -> pa.RecordBatch:
+    """Consumed messages → an envelope batch of binary keys and values."""
+    topics = [m.topic() for m in msgs]
+    headers = [m.headers() for m in msgs]
+    has_headers = any(h is not None for h in headers)
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(topics, pa.string()),
+            pa.array([m.partition() for m in msgs], pa.int32()),
+            pa.array([m.offset() for m in msgs], pa.int64()),
+            pa.array([m.timestamp()[1] for m in msgs], pa.int64()).cast(_MS),
+            pa.array([m.key() for m in msgs], pa.binary()),
+            pa.array([m.value() for m in msgs], pa.binary()),
+            pa.array(
+                [None if h is None else [{"key": k, "value": v} for k, v in h] for h in headers], HEADER_TYPE
+            )
+            if has_headers
+            else pa.nulls(len(msgs), HEADER_TYPE),
+        ],
+        schema=BINARY_SCHEMA,
+    )
+
+
+def next_offsets(batch: pa.RecordBatch) -> dict[TopicPartition, int]:
+    """The next offset to read per partition: last offset in the batch + 1."""
+    t = pa.table({"t": batch.column("topic"), "p": batch.column("partition"), "o": batch.column("offset")})
+    agg = t.group_by(["t", "p"]).aggregate([("o", "max")])
+    return {
+        TopicPartition(tp, p): o + 1
+        for tp, p, o in zip(
+            agg.column("t").to_pylist(),
+            agg.column("p").to_pylist(),
+            agg.column("o_max").to_pylist(),
+            strict=True,
+        )
+    }
+
+
+class WorkerSinkTask(WorkerTask):
+    def interrupt(self) -> None:
+        """The loop sees ``stopping`` within one consume timeout; ``stop()`` runs on the task thread."""
+
+    def execute(self) -> None:
+        spec = self.spec
+        task = self.new_task()
+        assert isinstance(task, SinkTask)
+        self.sink = task
+        converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
+        group = spec.connector_config.get("consumer.override.group.id") or f"connect-{spec.connector}"
+        conf, max_poll = consumer_config(
+            spec.worker_config.get("bootstrap.servers", "localhost:9092"),
+            f"connector-consumer-{spec.connector}-{spec.task}",
+            group,
+            _prefixed(spec.worker_config, "consumer."),
+            _prefixed(spec.connector_config, "consumer.override."),
+        )
+        self.batch_rows = max_poll or int(spec.worker_config.get("worker.batch.max.rows", "10000"))
+        flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
+        self.commit_timeout = int(spec.worker_config.get("offset.flush.timeout.ms", "5000")) / 1000
+        self.ctx = _Context(spec.task_config)
+        self.current: dict[TopicPartition, int] = {}
+        self.last_committed: dict[TopicPartition, int] = {}
+        consumer = Consumer(conf)
+        self.consumer = consumer
+        task.initialize(self.ctx)
+        task.start(spec.task_config)
+        topics = [
+            t.strip()
+            for t in spec.task_config.get("topics", spec.connector_config.get("topics", "")).split(",")
+            if t.strip()
+        ]
+        regex = spec.task_config.get("topics.regex", spec.connector_config.get("topics.regex", ""))
+        subscription = ["^" + regex] if regex else topics
+        consumer.subscribe(
+            subscription, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        self.report_target_state()
+        last_commit = time.monotonic()
+        was_paused = False
+        try:
+            while not self.stopping.is_set():
+                if self.paused != was_paused:
+                    self._set_paused(self.paused)
+                    was_paused = self.paused
+                    self.report_target_state()
+                self._apply_seeks()
+                msgs = consumer.consume(self.batch_rows, 0.1 if self.paused else 0.2)
+                if msgs:
+                    self._deliver(converter, [m for m in msgs if self._ok(m)])
+                if self.ctx.commit_requested or time.monotonic() - last_commit >= flush_interval:
+                    self.ctx.commit_requested = False
+                    self._commit(self.current, asynchronous=True)
+                    last_commit = time.monotonic()
+        finally:
+            try:
+                self._commit(self.current, asynchronous=False)
+                task.close(sorted(self.ctx.assigned))
+            finally:
+                task.stop()
+                consumer.close()
+                converter.close()
+
+    def _ok(self, m: Any) -> bool:
+        err = m.error()
+        if err is None:
+            return True
+        if err.code() == KafkaError._PARTITION_EOF:
+            return False
+        if err.fatal() or not err.retriable():
+            raise KafkaException(err)
+        log.warning("Consumer: %s", err)
+        return False
+
+    def _deliver(self, converter: BatchConverter, msgs: list[Any]) -> None:
+        if not msgs:
+            return
+        raw = messages_to_batch(msgs)
+        try:
+            batches = converter.deserialize(raw)
+        except DataError as e:
+            where = describe_row(raw, e.rows[0]) if e.rows else "unknown record"
+            raise ConnectError(f"Tolerance exceeded in error handler: {e} (at {where})") from e
+        for b in batches:
+            self._put(b)
+        self.current.update(next_offsets(raw))
+
+    def _put(self, batch: pa.RecordBatch) -> None:
+        while True:
+            try:
+                self.sink.put(batch)
+                return
+            except RetriableError as e:
+                backoff = max(self.ctx.backoff_ms, 100) / 1000
+                log.warning("put() asked to retry (%s); redelivering the batch in %.1fs", e, backoff)
+                if self.stopping.wait(backoff):
+                    raise
+
+    def _commit(self, offsets: Mapping[TopicPartition, int], asynchronous: bool) -> None:
+        if not offsets:
+            return
+        try:
+            allowed = self.sink.pre_commit(dict(offsets))
+        except Exception:
+            log.exception("pre_commit failed; rewinding to the last committed offsets")
+            self._rewind()
+            return
+        todo = {
+            tp: o
+            for tp, o in allowed.items()
+            if tp in offsets and o <= offsets[tp] and self.last_committed.get(tp) != o
+        }
+        if not todo:
+            return
+        ktps = [KTopicPartition(tp.topic, tp.partition, o) for tp, o in todo.items()]
+        try:
+            if asynchronous:
+                self.consumer.commit(offsets=ktps, asynchronous=True)
+            else:
+                self.consumer.commit(offsets=ktps, asynchronous=False)
+            self.last_committed.update(todo)
+        except KafkaException as e:
+            log.warning("Offset commit failed: %s", e)
+
+    def _rewind(self) -> None:
+        for tp in list(self.ctx.assigned):
+            committed = self.last_committed.get(tp)
+            if committed is not None:
+                self.ctx.seeks[tp] = committed
+
+    def _apply_seeks(self) -> None:
+        with self.ctx.lock:
+            seeks, self.ctx.seeks = self.ctx.seeks, {}
+        for tp, off in seeks.items():
+            try:
+                self.consumer.seek(KTopicPartition(tp.topic, tp.partition, off))
+            except KafkaException as e:
+                log.warning("Seek of %s to %d failed: %s", tp, off, e)
+
+    def _set_paused(self, paused: bool) -> None:
+        parts = [KTopicPartition(tp.topic, tp.partition) for tp in self.ctx.assigned]
+        if parts:
+            (self.consumer.pause if paused else self.consumer.resume)(parts)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
+        tps = [TopicPartition(p.topic, p.partition) for p in partitions]
+        self.ctx.assigned.update(tps)
+        self.sink.open(tps)
+        if self.paused:
+            consumer.pause(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
+        tps = [TopicPartition(p.topic, p.partition) for p in partitions]
+        self._commit({tp: o for tp, o in self.current.items() if tp in tps}, asynchronous=False)
+        self.sink.close(tps)
+        for tp in tps:
+            self.ctx.assigned.discard(tp)
+            self.current.pop(tp, None)
+            self.last_committed.pop(tp, None)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
+        tps = [TopicPartition(p.topic, p.partition) for p in partitions]
+        self.sink.close(tps)
+        for tp in tps:
+            self.ctx.assigned.discard(tp)
+            self.current.pop(tp, None)
+            self.last_committed.pop(tp, None)

@@ -1,0 +1,203 @@
+"""The source task loop: poll → convert → produce → acknowledged → offsets committed.
+
+Acknowledgements are counted, not called back per record: the producer reports only
+failed deliveries, and when its queue is empty every record produced so far was
+acknowledged, so the offsets of every batch handed over so far become committable.
+At each offset flush the producer is flushed (bounded by ``offset.flush.timeout.ms``)
+before the committable offsets are sent to the control plane's offset store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from engine.runtime.clients import producer_config
+from engine.runtime.conversion import BatchConverter
+from engine.runtime.messages import CommitOffsets
+from engine.runtime.worker_task import WorkerTask
+from engine.spi.connector import OffsetStorageReader, SourceTask, SourceTaskContext
+from engine.spi.errors import ConnectError, DataError
+from engine.spi.record import SourceOffset, SourcePartition
+
+log = logging.getLogger(__name__)
+
+
+def partition_key(partition: Mapping[str, Any]) -> str:
+    return json.dumps(partition, sort_keys=True, separators=(",", ":"))
+
+
+class _OffsetReader(OffsetStorageReader):
+    def __init__(self, offsets: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        self._offsets = {partition_key(p): o for p, o in offsets}
+
+    def offset(self, partition: SourcePartition) -> SourceOffset | None:
+        return self._offsets.get(partition_key(partition))
+
+
+class _Context(SourceTaskContext):
+    def __init__(self, configs: Mapping[str, str], reader: OffsetStorageReader) -> None:
+        self._configs = configs
+        self._reader = reader
+
+    def configs(self) -> Mapping[str, str]:
+        return self._configs
+
+    @property
+    def offset_storage_reader(self) -> OffsetStorageReader:
+        return self._reader
+
+
+class WorkerSourceTask(WorkerTask):
+    def execute(self) -> None:
+        spec = self.spec
+        self.delivery_error: KafkaError | None = None
+        task = self.new_task()
+        assert isinstance(task, SourceTask)
+        converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
+        conf: dict[str, Any] = producer_config(
+            spec.worker_config.get("bootstrap.servers", "localhost:9092"),
+            f"connector-producer-{spec.connector}-{spec.task}",
+            _prefixed(spec.worker_config, "producer."),
+            _prefixed(spec.connector_config, "producer.override."),
+        )
+        conf["on_delivery"] = self._on_delivery
+        conf["error_cb"] = self._on_error
+        producer = Producer(conf)
+        self.flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
+        self.flush_timeout = int(spec.worker_config.get("offset.flush.timeout.ms", "5000")) / 1000
+        self.pending: dict[str, tuple[SourcePartition, SourceOffset]] = {}
+        self.committable: dict[str, tuple[SourcePartition, SourceOffset]] = {}
+        self.committed: dict[str, SourceOffset] = {}
+        self.seq = 0
+        task.initialize(_Context(spec.task_config, _OffsetReader(spec.offsets)))
+        task.start(spec.task_config)
+        self.report_target_state()
+        last_flush = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                if self.paused:
+                    self.report_target_state()
+                    producer.poll(0.1)
+                    continue
+                self.report_target_state()
+                batch = task.poll()
+                if batch is not None:
+                    if batch.records.num_rows:
+                        self._produce(producer, converter.serialize(batch.records))
+                    for p, o in batch.offsets:
+                        self.pending[partition_key(p)] = (p, o)
+                producer.poll(0)
+                self._check_delivery()
+                if len(producer) == 0 and self.pending:
+                    self.committable.update(self.pending)
+                    self.pending.clear()
+                if time.monotonic() - last_flush >= self.flush_interval:
+                    self._commit(producer, task)
+                    last_flush = time.monotonic()
+        finally:
+            try:
+                if self.delivery_error is None:
+                    self._commit(producer, task)
+            finally:
+                task.stop()
+                producer.flush(self.flush_timeout)
+                converter.close()
+
+    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
+        if err is not None and self.delivery_error is None:
+            self.delivery_error = err
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self.delivery_error = err
+        else:
+            log.warning("Producer: %s", err)
+
+    def _check_delivery(self) -> None:
+        if self.delivery_error is not None:
+            raise ConnectError(
+                f"Unrecoverable exception from producer send callback: {self.delivery_error}"
+            ) from KafkaException(self.delivery_error)
+
+    def _commit(self, producer: Producer, task: SourceTask) -> None:
+        """Flush, then write every offset whose records were all acknowledged."""
+        remaining = producer.flush(self.flush_timeout)
+        self._check_delivery()
+        if remaining == 0:
+            self.committable.update(self.pending)
+            self.pending.clear()
+        changed = [(p, o) for k, (p, o) in self.committable.items() if self.committed.get(k) != o]
+        if not changed:
+            return
+        self.seq += 1
+        event, reply = self.channel.expect_offsets(self.spec.connector, self.spec.task, self.seq)
+        self.channel.send(
+            CommitOffsets(
+                self.spec.connector, self.spec.task, self.seq, [(dict(p), dict(o)) for p, o in changed]
+            )
+        )
+        if not event.wait(self.flush_timeout) or reply[0].error:
+            self.channel.forget_offsets(self.spec.connector, self.spec.task, self.seq)
+            log.warning("Offset commit failed or timed out: %s", reply[0].error if reply else "timeout")
+            return
+        for p, o in changed:
+            self.committed[partition_key(p)] = o
+        task.commit()
+
+    def _produce(self, producer: Producer, batch: pa.RecordBatch) -> None:
+        n = batch.num_rows
+        topics = batch.column("topic")
+        values = batch.column("value").to_pylist()
+        keys_col = batch.column("key")
+        keys = None if keys_col.null_count == n else keys_col.to_pylist()
+        ts = batch.column("timestamp")
+        stamps = None if ts.null_count == n else ts.cast(pa.int64()).to_pylist()
+        parts_col = batch.column("partition")
+        parts = None if parts_col.null_count == n else parts_col.to_pylist()
+        hdr_col = batch.column("headers")
+        headers = None if hdr_col.null_count == n else hdr_col.to_pylist()
+        single = topics.null_count == 0 and (n == 1 or topics.unique().__len__() == 1)
+        topic_list = None if single else topics.to_pylist()
+        topic0 = topics[0].as_py()
+        if topic0 is None or (topic_list is not None and None in topic_list):
+            raise DataError(
+                "Source record has no topic", [i for i, t in enumerate(topics.to_pylist()) if t is None]
+            )
+        produce = producer.produce
+        if topic_list is None and keys is None and parts is None and headers is None and stamps is not None:
+            i = 0
+            while True:
+                try:
+                    for i in range(i, n):  # noqa: B020 - resumes at the record that hit a full queue
+                        produce(topic0, values[i], timestamp=stamps[i])
+                    return
+                except BufferError:
+                    producer.poll(0.05)
+        for i in range(n):
+            kw: dict[str, Any] = {}
+            if keys is not None and keys[i] is not None:
+                kw["key"] = keys[i]
+            if stamps is not None and stamps[i] is not None:
+                kw["timestamp"] = stamps[i]
+            if parts is not None and parts[i] is not None:
+                kw["partition"] = parts[i]
+            if headers is not None and headers[i]:
+                kw["headers"] = [(h["key"], h["value"]) for h in headers[i]]
+            t = topic0 if topic_list is None else topic_list[i]
+            while True:
+                try:
+                    produce(t, values[i], **kw)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+
+
+def _prefixed(props: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {k[len(prefix) :]: v for k, v in props.items() if k.startswith(prefix)}

@@ -1,0 +1,146 @@
+"""The worker process: pinned to a core, runs tasks in threads, obeys the control pipe.
+
+It pins itself before anything creates a Kafka client (librdkafka's threads inherit the
+affinity of the thread that creates them), reports ready, then serves control messages.
+When the pipe closes (the control plane died) it stops its tasks and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from multiprocessing.connection import Connection
+
+from engine.runtime import logging_context
+from engine.runtime.channel import Channel
+from engine.runtime.messages import (
+    OffsetsWritten,
+    SetTargetState,
+    Shutdown,
+    StartTask,
+    StopTask,
+    TaskSpec,
+    TaskStatus,
+    WorkerReady,
+    task_name,
+)
+from engine.runtime.worker_task import WorkerTask
+
+log = logging.getLogger(__name__)
+
+
+def pin(cpu: int | None) -> list[int]:
+    """Pin this process to one core; return the cores it may use."""
+    import psutil
+
+    proc = psutil.Process()
+    if cpu is not None:
+        try:
+            proc.cpu_affinity([cpu])
+        except (psutil.Error, ValueError, OSError) as e:
+            log.warning("Could not pin worker to core %d: %s", cpu, e)
+    return list(proc.cpu_affinity() or [])
+
+
+def _make_task(spec: TaskSpec, channel: Channel) -> WorkerTask:
+    from engine.plugins import PluginRegistry
+    from engine.runtime.sink_runner import WorkerSinkTask
+    from engine.runtime.source_runner import WorkerSourceTask
+    from engine.spi.connector import SinkConnector
+
+    path = [p.strip() for p in spec.worker_config.get("plugin.path", "").split(",") if p.strip()]
+    registry = PluginRegistry.discover(path)
+    connector_cls = registry.resolve(spec.connector_config["connector.class"])
+    runner = WorkerSinkTask if issubclass(connector_cls, SinkConnector) else WorkerSourceTask
+    return runner(spec, channel, registry)
+
+
+class WorkerProcess:
+    def __init__(self, conn: Connection, index: int) -> None:
+        self.conn = conn
+        self.index = index
+        self.channel = Channel(conn)
+        self.tasks: dict[str, WorkerTask] = {}
+        self.parent = os.getppid()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                if not self.conn.poll(0.5):
+                    if os.getppid() != self.parent:
+                        raise EOFError("control plane is gone")
+                    self._reap()
+                    continue
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                log.warning("Control pipe closed; stopping tasks and exiting")
+                self.channel.closed = True
+                self._stop_all(2.0)
+                return
+            if isinstance(msg, Shutdown):
+                self._stop_all(msg.timeout_ms / 1000)
+                return
+            self._dispatch(msg)
+
+    def _dispatch(self, msg: object) -> None:
+        if isinstance(msg, StartTask):
+            self._start(msg.spec)
+        elif isinstance(msg, StopTask):
+            t = self.tasks.get(task_name(msg.connector, msg.task))
+            if t is not None:
+                t.request_stop()
+        elif isinstance(msg, SetTargetState):
+            t = self.tasks.get(task_name(msg.connector, msg.task))
+            if t is not None:
+                t.set_target_state(msg.state)
+        elif isinstance(msg, OffsetsWritten):
+            self.channel.deliver(msg)
+        else:
+            log.error("Unknown control message %r", msg)
+
+    def _start(self, spec: TaskSpec) -> None:
+        old = self.tasks.get(spec.name)
+        if old is not None and old.is_alive():
+            old.request_stop()
+            old.join(5)
+        try:
+            t = _make_task(spec, self.channel)
+        except Exception as e:
+            import traceback
+
+            self.channel.send(
+                TaskStatus(
+                    spec.connector, spec.task, "FAILED", "".join(traceback.format_exception(e)), os.getpid()
+                )
+            )
+            return
+        self.tasks[spec.name] = t
+        t.start()
+
+    def _reap(self) -> None:
+        for name in [n for n, t in self.tasks.items() if not t.is_alive()]:
+            del self.tasks[name]
+
+    def _stop_all(self, timeout: float) -> None:
+        for t in self.tasks.values():
+            t.request_stop()
+        deadline = time.monotonic() + timeout
+        for t in self.tasks.values():
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+def main(conn: Connection, index: int, cpu: int | None, log_level: str) -> None:
+    """Entry point of a worker process (spawned by the control plane's supervisor)."""
+    cpus = pin(cpu)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the control plane drives shutdown
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    logging_context.configure(log_level)
+    worker = WorkerProcess(conn, index)
+    worker.channel.send(WorkerReady(index, os.getpid(), cpus))
+    try:
+        worker.serve()
+    finally:
+        conn.close()

@@ -1,0 +1,156 @@
+"""The standalone file pipeline against the real broker, as real processes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+from confluent_kafka import Consumer
+from confluent_kafka import TopicPartition as KTP
+
+from tests.integration.standalone_proc import Standalone, count_lines, write_props
+
+pytestmark = [pytest.mark.kafka, pytest.mark.processes]
+
+WIDTH = 40  # every test line is exactly this many bytes with its newline
+
+
+def make_lines(n: int) -> bytes:
+    return b"".join(
+        f'{{"n": {i:010d}, "msg": "hello arrowsmith"}}'.ljust(WIDTH - 1).encode() + b"\n" for i in range(n)
+    )
+
+
+def worker_props(work: Path, bootstrap: str, flush_ms: int = 1000) -> dict[str, object]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "offset.storage.file.filename": work / "connect.offsets",
+        "offset.flush.interval.ms": flush_ms,
+        "worker.processes": 2,
+    }
+
+
+def connectors(work: Path, topic: str) -> tuple[Path, Path]:
+    src = write_props(
+        work / "source.properties",
+        {
+            "name": f"src-{topic}",
+            "connector.class": "FileStreamSource",
+            "tasks.max": 1,
+            "file": work / "in.txt",
+            "topic": topic,
+            "batch.size": 5000,
+        },
+    )
+    sink = work / "sink.json"  # the REST create-body shape, as Kafka's standalone accepts
+    sink.write_text(
+        json.dumps(
+            {
+                "name": f"sink-{topic}",
+                "config": {
+                    "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
+                    "tasks.max": "1",
+                    "file": str(work / "out.txt"),
+                    "topics": topic,
+                },
+            }
+        )
+    )
+    return src, sink
+
+
+def stored_position(work: Path) -> int:
+    doc = json.loads((work / "connect.offsets").read_text())
+    [value] = doc["offsets"].values()
+    return int(json.loads(value)["position"])
+
+
+def test_quickstart_100k_lines_complete_and_in_order(tmp_path: Path, kafka_bootstrap: str) -> None:
+    topic = f"qs-{uuid.uuid4().hex[:8]}"
+    data = make_lines(100_000)
+    (tmp_path / "in.txt").write_bytes(data)
+    worker = write_props(tmp_path / "worker.properties", worker_props(tmp_path, kafka_bootstrap))
+    src, sink = connectors(tmp_path, topic)
+    proc = Standalone(tmp_path, worker, src, sink)
+    try:
+        proc.wait_for(lambda: count_lines(tmp_path / "out.txt") >= 100_000, 180, "100000 lines in the sink")
+        assert proc.terminate() == 0
+    finally:
+        proc.stop()
+    assert (tmp_path / "out.txt").read_bytes() == data
+    assert stored_position(tmp_path) == len(data)
+    assert "FAILED" not in proc.log()
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        [tp] = c.committed([KTP(topic, 0)], timeout=10)
+        return max(tp.offset, 0)
+    finally:
+        c.close()
+
+
+def _high_watermark(bootstrap: str, topic: str) -> int:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "hw-" + uuid.uuid4().hex})
+    try:
+        return int(c.get_watermark_offsets(KTP(topic, 0), timeout=10)[1])
+    finally:
+        c.close()
+
+
+def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_bootstrap: str) -> None:
+    n = 300_000
+    topic = f"kill-{uuid.uuid4().hex[:8]}"
+    data = make_lines(n)
+    lines = data.splitlines(keepends=True)
+    (tmp_path / "in.txt").write_bytes(data)
+    worker = write_props(
+        tmp_path / "worker.properties", worker_props(tmp_path, kafka_bootstrap, flush_ms=300)
+    )
+    src, sink = connectors(tmp_path, topic)
+    out = tmp_path / "out.txt"
+
+    first = Standalone(tmp_path, worker, src, sink)
+    try:
+        first.wait_for(
+            lambda: count_lines(out) >= 30_000 and (tmp_path / "connect.offsets").exists(),
+            120,
+            "the pipeline to be mid-stream",
+        )
+        workers = first.kill()
+    finally:
+        first.stop()
+    # The worker processes notice the control plane is gone and exit.
+    _gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert alive == []
+    written_before = count_lines(out)
+    source_resume = stored_position(tmp_path) // WIDTH
+    sink_resume = _committed(kafka_bootstrap, f"connect-sink-{topic}", topic)
+    assert 0 < written_before < n, "the kill must land mid-stream"
+    assert sink_resume <= written_before
+
+    second = Standalone(tmp_path, worker, src, sink)
+    try:
+        second.wait_for(lambda: stored_position(tmp_path) == len(data), 120, "the source to reach the end")
+        hw = _high_watermark(kafka_bootstrap, topic)
+        expected_total = written_before + hw - sink_resume
+        second.wait_for(lambda: count_lines(out) >= expected_total, 120, "the sink to catch up")
+        assert second.terminate() == 0
+    finally:
+        second.stop()
+
+    got = out.read_bytes().splitlines(keepends=True)
+    source_dups = hw - n  # records the source sent again after resuming from its stored offset
+    assert source_dups >= 0
+    # the topic is: lines[0:k] then lines[source_resume:] where k = source_resume + source_dups
+    topic_lines = lines[: source_resume + source_dups] + lines[source_resume:]
+    assert len(topic_lines) == hw
+    # the sink wrote topic[0:written_before], then replayed from its committed offset
+    assert got == topic_lines[:written_before] + topic_lines[sink_resume:]
+    assert set(got) == set(lines)
