@@ -28,10 +28,11 @@ from engine.runtime.messages import (
     TaskSpec,
     TaskStatus,
     TaskStopped,
+    TopicsUsed,
     task_name,
 )
 from engine.spi.connector import Connector, ConnectorContext, SinkConnector
-from engine.spi.errors import AlreadyExistsError, ConfigError, ConnectError, NotFoundError
+from engine.spi.errors import AlreadyExistsError, BadRequestError, ConfigError, ConnectError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class ConnectorEntry:
     status: Status = field(default_factory=lambda: Status("UNASSIGNED"))
     tasks: dict[int, Status] = field(default_factory=dict)
     stopped: dict[int, asyncio.Event] = field(default_factory=dict)
+    topics: set[str] = field(default_factory=set)
 
     @property
     def type(self) -> str:
@@ -77,6 +79,12 @@ class _Context(ConnectorContext):
 
     def raise_error(self, error: BaseException) -> None:
         self._loop.call_soon_threadsafe(self._herder.connector_failed, self._name, error)
+
+
+def json_key(partition: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(partition, sort_keys=True, separators=(",", ":"))
 
 
 def worker_id(props: Mapping[str, str]) -> str:
@@ -99,18 +107,22 @@ class StandaloneHerder:
     ) -> None:
         self.worker_props = dict(worker_props)
         self.registry = registry
-        self.offsets = offsets
+        self.offset_store = offsets
         self.worker_id = worker_id(worker_props)
         self.connectors: dict[str, ConnectorEntry] = {}
         self.supervisor = Supervisor(processes, self._on_message, self._on_worker_death, log_level)
         self.shutdown_timeout_ms = int(worker_props.get("task.shutdown.graceful.timeout.ms", "5000"))
+        self.kafka_cluster_id: str | None = None
+        self.started = False
 
     async def start(self) -> None:
         await self.supervisor.start()
+        self.started = True
 
     # -- connectors --------------------------------------------------------------------------
     def validate(self, config: Mapping[str, str]) -> None:
-        connector_config.check(self.registry, config)
+        policy = self.worker_props.get("connector.client.config.override.policy", "All")
+        connector_config.check(self.registry, config, policy)
 
     async def put_connector(
         self, name: str, config: Mapping[str, str], *, replace: bool = True, target: str = STARTED
@@ -173,7 +185,7 @@ class StandaloneHerder:
             connector_config=entry.config,
             task_config=task_config,
             worker_config=self.worker_props,
-            offsets=[] if entry.is_sink else self.offsets.offsets(entry.name),
+            offsets=[] if entry.is_sink else self.offset_store.offsets(entry.name),
             target_state=entry.target,
         )
         entry.tasks[index] = Status("UNASSIGNED", worker_id=self.worker_id)
@@ -195,7 +207,7 @@ class StandaloneHerder:
             self.supervisor.release(task_name(entry.name, index))
         entry.tasks.clear()
         entry.stopped.clear()
-        await asyncio.to_thread(self.offsets.save)
+        await asyncio.to_thread(self.offset_store.save)
 
     async def _stop_connector(self, entry: ConnectorEntry) -> None:
         await self._stop_tasks(entry)
@@ -261,6 +273,190 @@ class StandaloneHerder:
             "type": entry.type,
         }
 
+    # -- what the REST API reads and does ------------------------------------------------
+    def names(self) -> list[str]:
+        return sorted(self.connectors)
+
+    def info(self, name: str) -> dict[str, Any]:
+        entry = self._entry(name)
+        return {
+            "name": name,
+            "config": dict(entry.config),
+            "tasks": [{"connector": name, "task": i} for i in range(len(entry.task_configs))],
+            "type": entry.type,
+        }
+
+    def config(self, name: str) -> dict[str, str]:
+        return dict(self._entry(name).config)
+
+    def task_infos(self, name: str) -> list[dict[str, Any]]:
+        entry = self._entry(name)
+        return [
+            {"id": {"connector": name, "task": i}, "config": dict(tc)}
+            for i, tc in enumerate(entry.task_configs)
+        ]
+
+    def task_status(self, name: str, task: int) -> dict[str, Any]:
+        entry = self.connectors.get(name)
+        status = entry.tasks.get(task) if entry is not None else None
+        if status is None:
+            raise NotFoundError(f"No status found for task {name}-{task}")
+        return {"id": task, **status.to_json()}
+
+    def connector_type(self, name: str) -> str:
+        return self._entry(name).type
+
+    async def restart_connector(self, name: str) -> None:
+        """Restart the Connector instance only (Kafka's plain restart)."""
+        entry = self.connectors.get(name)
+        if entry is None:
+            raise NotFoundError(f"Unknown connector: {name}")
+        if entry.target == STOPPED:
+            return
+        if entry.instance is not None:
+            await asyncio.to_thread(entry.instance.stop)
+            entry.instance = None
+        cls = self.registry.resolve(entry.config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
+        instance: Connector = cls()  # type: ignore[assignment]
+        instance.initialize(_Context(self, entry.name, asyncio.get_running_loop()))
+        entry.instance = instance
+        try:
+            await asyncio.to_thread(instance.start, entry.config)
+            entry.status = Status("PAUSED" if entry.target == PAUSED else "RUNNING", worker_id=self.worker_id)
+        except Exception as e:
+            self.connector_failed(name, e)
+
+    async def restart(self, name: str, include_tasks: bool, only_failed: bool) -> dict[str, Any]:
+        """KIP-745 restart: returns the status with RESTARTING where something restarts."""
+        entry = self.connectors.get(name)
+        if entry is None:
+            raise NotFoundError(f"Unknown connector: {name}")
+        restart_connector = not only_failed or entry.status.state == "FAILED"
+        tasks = [
+            i
+            for i, st in sorted(entry.tasks.items())
+            if include_tasks and (not only_failed or st.state == "FAILED")
+        ]
+        plan = self.status(name)
+        if restart_connector:
+            plan["connector"]["state"] = "RESTARTING"
+        for t in plan["tasks"]:
+            if t["id"] in tasks:
+                t["state"] = "RESTARTING"
+        if restart_connector:
+            await self.restart_connector(name)
+        for i in tasks:
+            await self.restart_task(name, i)
+        return plan
+
+    async def restart_task(self, name: str, task: int) -> None:
+        entry = self.connectors.get(name)
+        if entry is None:
+            raise NotFoundError(f"Unknown connector: {name}")
+        if task < 0 or task >= len(entry.task_configs):
+            raise NotFoundError(f"Unknown task: {name}-{task}")
+        key = task_name(name, task)
+        if task in entry.stopped and not entry.stopped[task].is_set():
+            self.supervisor.send(self.supervisor.place(key), StopTask(name, task))
+            try:
+                await asyncio.wait_for(entry.stopped[task].wait(), self.shutdown_timeout_ms / 1000 + 5)
+            except TimeoutError:
+                log.warning("Task %s did not stop in time before its restart", key)
+        self.supervisor.release(key)
+        self._launch(entry, task, entry.task_configs[task])
+
+    def topics(self, name: str) -> list[str]:
+        entry = self.connectors.get(name)
+        return sorted(entry.topics) if entry is not None else []
+
+    def reset_topics(self, name: str) -> None:
+        entry = self.connectors.get(name)
+        if entry is not None:
+            entry.topics.clear()
+
+    def _admin_props(self) -> dict[str, str]:
+        return {k[len("admin.") :]: v for k, v in self.worker_props.items() if k.startswith("admin.")}
+
+    async def offsets(self, name: str) -> list[dict[str, Any]]:
+        entry = self._entry(name)
+        if entry.is_sink:
+            from controlplane import sink_offsets
+
+            bootstrap = self.worker_props["bootstrap.servers"]
+            return await asyncio.to_thread(
+                sink_offsets.read, bootstrap, self._admin_props(), sink_offsets.group_of(entry.config)
+            )
+        return [{"partition": p, "offset": o} for p, o in self.offsets_store_entries(name)]
+
+    def offsets_store_entries(self, name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        return sorted(self.offset_store.offsets(name), key=lambda po: json_key(po[0]))
+
+    def _require_stopped(self, name: str) -> ConnectorEntry:
+        entry = self._entry(name)
+        if entry.target != STOPPED or entry.tasks:
+            raise BadRequestError(
+                "Connectors must be in the STOPPED state before their offsets can be modified. This can be "
+                "done for the specified connector by issuing a 'PUT' request to the "
+                f"'/connectors/{name}/stop' endpoint"
+            )
+        return entry
+
+    async def alter_offsets(self, name: str, entries: list[dict[str, Any]]) -> bool:
+        """Returns the connector's ``alter_offsets`` answer (True: nothing kept elsewhere)."""
+        entry = self._require_stopped(name)
+        if not entries:
+            raise BadRequestError("Partitions / offsets need to be provided for an alter offsets request")
+        cls = self.registry.resolve(entry.config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
+        connector: Connector = cls()  # type: ignore[assignment]
+        if entry.is_sink:
+            from controlplane import sink_offsets
+
+            parsed = sink_offsets.parse(entries)
+            answer = connector.alter_offsets(
+                entry.config, {(t, p): None if o is None else {"kafka_offset": o} for t, p, o in parsed}
+            )
+            await asyncio.to_thread(
+                sink_offsets.alter,
+                self.worker_props["bootstrap.servers"],
+                self._admin_props(),
+                sink_offsets.group_of(entry.config),
+                parsed,
+            )
+            return answer
+        pairs = []
+        for e in entries:
+            partition, offset = e.get("partition"), e.get("offset")
+            if not isinstance(partition, dict):
+                raise BadRequestError(f"Source partitions must be JSON objects, not {partition!r}")
+            if offset is not None and not isinstance(offset, dict):
+                raise BadRequestError(f"Source offsets must be JSON objects or null, not {offset!r}")
+            pairs.append((partition, offset))
+        answer = connector.alter_offsets(entry.config, {json_key(p): o for p, o in pairs})
+        self.offset_store.put(name, pairs)
+        await asyncio.to_thread(self.offset_store.save)
+        return answer
+
+    async def reset_offsets(self, name: str) -> bool:
+        entry = self._require_stopped(name)
+        cls = self.registry.resolve(entry.config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
+        connector: Connector = cls()  # type: ignore[assignment]
+        if entry.is_sink:
+            from controlplane import sink_offsets
+
+            answer = connector.alter_offsets(entry.config, {})
+            await asyncio.to_thread(
+                sink_offsets.reset,
+                self.worker_props["bootstrap.servers"],
+                self._admin_props(),
+                sink_offsets.group_of(entry.config),
+            )
+            return answer
+        current = self.offset_store.offsets(name)
+        answer = connector.alter_offsets(entry.config, {json_key(p): None for p, _ in current})
+        self.offset_store.put(name, [(p, None) for p, _ in current])
+        await asyncio.to_thread(self.offset_store.save)
+        return answer
+
     # -- messages from worker processes ------------------------------------------------------
     def _on_message(self, index: int, msg: object) -> None:
         if isinstance(msg, TaskStatus):
@@ -273,6 +469,10 @@ class StandaloneHerder:
             entry = self.connectors.get(msg.connector)
             if entry is not None and msg.task in entry.stopped:
                 entry.stopped[msg.task].set()
+        elif isinstance(msg, TopicsUsed):
+            entry = self.connectors.get(msg.connector)
+            if entry is not None:
+                entry.topics.update(msg.topics)
         elif isinstance(msg, CommitOffsets):
             asyncio.get_running_loop().create_task(self._commit(index, msg))
         else:
@@ -281,8 +481,8 @@ class StandaloneHerder:
     async def _commit(self, index: int, msg: CommitOffsets) -> None:
         error = None
         try:
-            self.offsets.put(msg.connector, [(p, o) for p, o in msg.offsets])
-            await asyncio.to_thread(self.offsets.save)
+            self.offset_store.put(msg.connector, [(p, o) for p, o in msg.offsets])
+            await asyncio.to_thread(self.offset_store.save)
         except Exception as e:
             error = str(e)
             log.exception("Writing offsets of %s-%d failed", msg.connector, msg.task)
@@ -300,7 +500,7 @@ class StandaloneHerder:
         for entry in list(self.connectors.values()):
             await self._stop_connector(entry)
         await self.supervisor.stop(self.shutdown_timeout_ms)
-        await asyncio.to_thread(self.offsets.save)
+        await asyncio.to_thread(self.offset_store.save)
 
 
 def check_names(configs: list[dict[str, str]]) -> None:

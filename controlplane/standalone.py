@@ -9,9 +9,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controlplane.herder import STARTED, StandaloneHerder, check_names
+from controlplane.herder import STARTED, StandaloneHerder, check_names, worker_id
 from controlplane.offset_store import FileOffsetStore
 from controlplane.properties import read_config_file
+from controlplane.rest.app import create_app
+from controlplane.rest.server import RestServer
 from engine.plugins import PluginRegistry
 from engine.runtime import connector_config
 from engine.runtime.worker_config import WorkerConfig
@@ -38,11 +40,11 @@ def prepare(worker_file: str, connector_files: Sequence[str]) -> Prepared:
     check_names(connectors)
     for c in connectors:
         config = {k: v for k, v in c.items() if not k.startswith("__")}
-        connector_config.check(registry, config)
+        connector_config.check(registry, config, worker.get("connector.client.config.override.policy"))
     return Prepared(props, worker, registry, connectors)
 
 
-def check_broker(bootstrap: str, timeout: float = 15.0) -> str:
+def check_broker(bootstrap: str, timeout: float = 10.0) -> str:
     """Fail clearly if the Kafka cluster cannot be reached; return its cluster id."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
@@ -68,10 +70,19 @@ async def run(
     worker = prepared.worker
     bootstrap = ",".join(worker.get("bootstrap.servers"))
     props = {**prepared.worker_props, "bootstrap.servers": bootstrap}
-    await asyncio.to_thread(check_broker, bootstrap)
+    cluster_id = await asyncio.to_thread(check_broker, bootstrap)
     offsets = FileOffsetStore(worker.get("offset.storage.file.filename"))
     offsets.load()
     herder = StandaloneHerder(props, prepared.registry, offsets, worker.get("worker.processes"), log_level)
+    herder.kafka_cluster_id = cluster_id
+    rest = RestServer(create_app(herder), worker.get("listeners")[0])
+    url = await rest.start()
+    herder.worker_id = worker_id(
+        {
+            **props,
+            "rest.advertised.port": props.get("rest.advertised.port") or url.rsplit(":", 1)[1].strip("/"),
+        }
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -92,6 +103,7 @@ async def run(
             p.cancel()
         log.info("Stopping")
     finally:
+        await rest.stop()
         await herder.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

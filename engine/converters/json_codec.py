@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Piece = str | pa.Array
+Piece: TypeAlias = "str | pa.Array"
 """A literal (the same text on every row) or a string array (one text per row)."""
 
 # ---------------------------------------------------------------------------- joining
@@ -62,7 +63,9 @@ def string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def from_parts(offsets: np.ndarray, data: np.ndarray, typ: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
+def from_parts(
+    offsets: np.ndarray, data: np.ndarray, typ: pa.DataType, mask: np.ndarray | None = None
+) -> pa.Array:
     """Build a string/binary array from int64 offsets starting at 0 and its bytes."""
     n = len(offsets) - 1
     validity = None
@@ -83,7 +86,8 @@ def ragged_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.zeros(0, np.int64)
     ends = np.cumsum(lengths)
     shift = np.repeat(starts - (ends - lengths), lengths)
-    return np.arange(total, dtype=np.int64) + shift
+    out: np.ndarray = np.arange(total, dtype=np.int64) + shift
+    return out
 
 
 def rows_of(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -285,7 +289,11 @@ def base64_decode(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Base64 text → binary, and the rows that are not valid padded base64 (they become null)."""
     n = len(arr)
     offsets, data = string_parts(arr)
-    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool) if arr.null_count else np.ones(n, bool)
+    valid = (
+        np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+        if arr.null_count
+        else np.ones(n, bool)
+    )
     lengths = np.where(valid, np.diff(offsets), 0)
     bad = lengths % 4 != 0
     chars = data[ragged_index(offsets[:-1], lengths)]
@@ -352,7 +360,11 @@ def bytes_to_decimal(arr: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndar
     n = len(arr)
     width = typ.byte_width
     offsets, data = string_parts(arr)
-    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool) if arr.null_count else np.ones(n, bool)
+    valid = (
+        np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+        if arr.null_count
+        else np.ones(n, bool)
+    )
     lengths = np.where(valid, np.diff(offsets), 0)
     bad = valid & (lengths == 0)
     first = np.zeros(n, np.uint8)
@@ -373,3 +385,138 @@ def bytes_to_decimal(arr: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndar
     validity = pa.array(~invalid, pa.bool_()).buffers()[1] if invalid.any() else None
     result = pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(little)])
     return result, np.flatnonzero(bad)
+
+
+# ---------------------------------------------------------------------------- encoding
+
+REQUIRED_NULL = "Conversion error: null value for field that is required and has no default value"
+
+NullText = Callable[[pa.Field], "str | None"]
+"""The JSON text written for a null of a field: its default, ``null``, or None (an error)."""
+
+RowMap = Callable[[np.ndarray], np.ndarray]
+
+
+def _identity(idx: np.ndarray) -> np.ndarray:
+    return idx
+
+
+class Encoder:
+    """Arrow values → JSON text, as Kafka's ``JsonConverter.convertToJson`` writes them.
+
+    :meth:`value` returns the pieces of each row's text; rows holding a null where the
+    schema allows none are collected in :attr:`bad` (indices of the top-level batch).
+    """
+
+    def __init__(self, decimal_numeric: bool, null_text: NullText) -> None:
+        self.decimal_numeric = decimal_numeric
+        self.null_text = null_text
+        self.bad: list[np.ndarray] = []
+
+    def value(
+        self, f: pa.Field, arr: pa.Array, top: RowMap = _identity, live: np.ndarray | None = None
+    ) -> list[Piece]:
+        """Text of every row; nulls written as the field's default or ``null``."""
+        pieces = self.present(f, arr, top, live)
+        if not arr.null_count:
+            return pieces
+        text = self.null_text(f)
+        if text is None:
+            self.flag_nulls(arr, top, live)
+            text = "null"
+        return [pc.if_else(arr.is_valid(), join(pieces, len(arr)), text)]
+
+    def flag_nulls(self, arr: pa.Array, top: RowMap, live: np.ndarray | None) -> None:
+        nulls = ~np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+        if live is not None:
+            nulls &= live
+        if nulls.any():
+            self.bad.append(top(np.flatnonzero(nulls)))
+
+    def present(self, f: pa.Field, arr: pa.Array, top: RowMap, live: np.ndarray | None) -> list[Piece]:
+        """Text of the non-null rows (what null rows get is unspecified)."""
+        t = arr.type
+        if pa.types.is_null(t):
+            return ["null"]
+        if pa.types.is_boolean(t) or pa.types.is_integer(t):
+            return [pc.cast(arr, pa.string())]
+        if pa.types.is_floating(t):
+            return [java_float_text(arr, quote_non_finite=True)]
+        if pa.types.is_string(t):
+            return quoted(arr)
+        if pa.types.is_binary(t):
+            return ['"', base64_encode(arr), '"']
+        if pa.types.is_decimal(t):
+            if self.decimal_numeric:
+                return [pc.cast(arr, pa.string())]
+            return ['"', base64_encode(decimal_to_bytes(arr)), '"']
+        if pa.types.is_date32(t) or pa.types.is_time32(t):
+            return [pc.cast(arr.view(pa.int32()), pa.string())]
+        if pa.types.is_timestamp(t):
+            return [pc.cast(arr.view(pa.int64()), pa.string())]
+        if pa.types.is_struct(t):
+            return self._struct(t, arr, top, live)
+        if pa.types.is_map(t):
+            return self._map(t, arr, top, live)
+        if pa.types.is_list(t):
+            return self._list(t, arr, top, live)
+        raise TypeError(f"no JSON form for Arrow type {t}")
+
+    def _struct(self, t: pa.StructType, arr: pa.Array, top: RowMap, live: np.ndarray | None) -> list[Piece]:
+        if arr.null_count:
+            valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+            live = valid if live is None else live & valid
+        pieces: list[Piece] = ["{"]
+        for i in range(t.num_fields):
+            child = t.field(i)
+            pieces.append(("," if i else "") + '"' + escape_text(child.name) + '":')
+            pieces.extend(self.value(child, arr.field(i), top, live))
+        pieces.append("}")
+        return pieces
+
+    def _children(
+        self, arr: pa.Array, top: RowMap, live: np.ndarray | None
+    ) -> tuple[np.ndarray, int, int, RowMap, np.ndarray | None]:
+        offsets = np.asarray(arr.offsets, dtype=np.int64)
+        start, end = int(offsets[0]), int(offsets[-1])
+        rel = offsets - start
+        lengths = np.diff(rel)
+        if arr.null_count:
+            valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+            live = valid if live is None else live & valid
+        child_live = None if live is None else np.repeat(live, lengths)
+
+        def child_top(idx: np.ndarray) -> np.ndarray:
+            return top(np.searchsorted(rel, idx, side="right") - 1)
+
+        return rel, start, end - start, child_top, child_live
+
+    def _list(self, t: pa.ListType, arr: pa.Array, top: RowMap, live: np.ndarray | None) -> list[Piece]:
+        rel, start, size, child_top, child_live = self._children(arr, top, live)
+        items = arr.values.slice(start, size)
+        text = join(self.value(t.value_field, items, child_top, child_live), size)
+        lists = pa.ListArray.from_arrays(pa.array(rel, pa.int32()), text)
+        return ["[", pc.binary_join(lists, ","), "]"]
+
+    def _map(self, t: pa.MapType, arr: pa.Array, top: RowMap, live: np.ndarray | None) -> list[Piece]:
+        rel, start, size, child_top, child_live = self._children(arr, top, live)
+        keys = self.value(t.key_field, arr.keys.slice(start, size), child_top, child_live)
+        values = self.value(t.item_field, arr.items.slice(start, size), child_top, child_live)
+        if pa.types.is_string(t.key_type):
+            entries, opening, closing = join([*keys, ":", *values], size), "{", "}"
+        else:
+            entries, opening, closing = join(["[", *keys, ",", *values, "]"], size), "[", "]"
+        lists = pa.ListArray.from_arrays(pa.array(rel, pa.int32()), entries)
+        return [opening, pc.binary_join(lists, ","), closing]
+
+
+def canonical(arr: pa.Array) -> pa.Array:
+    """``arr`` cast to the Arrow type the encoder handles (see ``engine.spi.schema.normalize_type``)."""
+    from engine.spi.schema import normalize_type
+
+    target = normalize_type(arr.type)
+    if target == arr.type:
+        return arr
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr.cast(target, safe=False)

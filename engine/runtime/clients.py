@@ -51,7 +51,6 @@ PRODUCER_DEFAULTS: Mapping[str, str] = {
     "queue.buffering.max.messages": "1000000",
     "queue.buffering.max.kbytes": "1048576",
     "compression.type": "none",
-    "delivery.report.only.error": "true",
 }
 
 CONSUMER_DEFAULTS: Mapping[str, str] = {

@@ -408,8 +408,38 @@ def _sink_checks(props: Mapping[str, Any], values: dict[str, ConfigValue]) -> No
         )
 
 
-def validate(registry: PluginRegistry, props: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``/config/validate`` result for a connector config (a ConfigInfos dict)."""
+CLIENT_OVERRIDE_PREFIXES = ("producer.override.", "consumer.override.", "admin.override.")
+PRINCIPAL_KEYS = frozenset({"sasl.jaas.config", "sasl.mechanism", "security.protocol"})
+
+
+def override_values(props: Mapping[str, Any], policy: str) -> list[ConfigValue]:
+    """Check ``*.override.*`` client keys against ``connector.client.config.override.policy``."""
+    out: list[ConfigValue] = []
+    for key, value in props.items():
+        prefix = next((p for p in CLIENT_OVERRIDE_PREFIXES if key.startswith(p)), None)
+        if prefix is None:
+            continue
+        client_key = key[len(prefix) :]
+        allowed = policy == "All" or (policy == "Principal" and client_key in PRINCIPAL_KEYS)
+        errors = (
+            []
+            if allowed
+            else [
+                f"The '{policy}' policy does not allow '{client_key}' to be overridden in the connector "
+                "configuration."
+            ]
+        )
+        out.append(ConfigValue(key, value, [], errors, True))
+    return out
+
+
+def validate(
+    registry: PluginRegistry, props: Mapping[str, Any], override_policy: str = "All"
+) -> dict[str, Any]:
+    """The ``/config/validate`` result for a connector config (a ConfigInfos dict).
+
+    ``override_policy`` is the worker's ``connector.client.config.override.policy``.
+    """
     cls_name = props.get("connector.class")
     if not cls_name:
         raise ConfigError(
@@ -454,6 +484,7 @@ def validate(registry: PluginRegistry, props: Mapping[str, Any]) -> dict[str, An
         conv_values = conv_def.validate(sub)
         all_def = all_def.merge(conv_def)
         all_values.extend(conv_values)
+    all_values.extend(override_values(props, override_policy))
     return validation_result(str(cls_name), all_def, all_values, groups)
 
 
@@ -467,9 +498,9 @@ def error_messages(result: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def check(registry: PluginRegistry, props: Mapping[str, Any]) -> None:
+def check(registry: PluginRegistry, props: Mapping[str, Any], override_policy: str = "All") -> None:
     """Raise ConfigError with Kafka's create-time message if the config is invalid."""
-    result = validate(registry, props)
+    result = validate(registry, props, override_policy)
     if result["error_count"] > 0:
         errs = error_messages(result)
         first_key = next(

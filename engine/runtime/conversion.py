@@ -50,10 +50,20 @@ class BatchConverter:
     ) -> None:
         self.key = self._converter(registry, worker, connector, "key.converter", is_key=True)
         self.value = self._converter(registry, worker, connector, "value.converter", is_key=False)
-        name, conf = _pick(worker, connector, "header.converter")
-        cls = registry.resolve(name or "SimpleHeaderConverter", PluginType.HEADER_CONVERTER)
-        self.header: HeaderConverter = cls()  # type: ignore[assignment]
-        self.header.configure({**conf, "converter.type": "header"})
+        self._registry = registry
+        self._header_setting = _pick(worker, connector, "header.converter")
+        self._header: HeaderConverter | None = None
+
+    @property
+    def header(self) -> HeaderConverter:
+        """The header converter, made when first needed (header values travel as bytes)."""
+        if self._header is None:
+            name, conf = self._header_setting
+            cls = self._registry.resolve(name or "SimpleHeaderConverter", PluginType.HEADER_CONVERTER)
+            header: HeaderConverter = cls()  # type: ignore[assignment]
+            header.configure({**conf, "converter.type": "header"})
+            self._header = header
+        return self._header
 
     @staticmethod
     def _converter(
@@ -140,8 +150,10 @@ class BatchConverter:
             raise _shift(e, start, what) from e
 
     def close(self) -> None:
-        for c in (self.key, self.value, self.header):
-            c.close()
+        self.key.close()
+        self.value.close()
+        if self._header is not None:
+            self._header.close()
 
 
 def _concat(arrays: list[pa.Array]) -> pa.Array:

@@ -44,3 +44,35 @@ def configure(level: str | int | None = None) -> None:
     handler.addFilter(ContextFilter())
     handler._arrowsmith = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+
+
+# Kafka Connect's level names (log4j) and Python's.
+LEVELS = {
+    "TRACE": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.CRITICAL,
+    "OFF": logging.CRITICAL + 10,
+}
+
+
+def set_level(namespace: str, level: int) -> list[str]:
+    """Set the level of a logger and of its descendants; return the affected names, sorted."""
+    affected = []
+    if namespace == "root":
+        logging.getLogger().setLevel(level)
+        affected.append("root")
+        namespace = ""
+    for name, lg in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(lg, logging.Logger) and (
+            not namespace or name == namespace or name.startswith(namespace + ".")
+        ):
+            lg.setLevel(level)
+            affected.append(name)
+    if namespace and namespace not in affected:
+        logging.getLogger(namespace).setLevel(level)
+        affected.append(namespace)
+    return sorted(affected)

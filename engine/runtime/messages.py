@@ -90,3 +90,18 @@ class WorkerReady:
     index: int
     pid: int
     cpus: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicsUsed:
+    """Topics a task produced to or consumed from for the first time (KIP-558)."""
+
+    connector: str
+    task: int
+    topics: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SetLogLevel:
+    logger: str
+    level: str

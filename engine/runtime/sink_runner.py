@@ -126,9 +126,11 @@ class WorkerSinkTask(WorkerTask):
         flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
         self.commit_timeout = int(spec.worker_config.get("offset.flush.timeout.ms", "5000")) / 1000
         self.ctx = _Context(spec.task_config)
+        self._last_warning = 0.0
+        self.task_closed = False
         self.current: dict[TopicPartition, int] = {}
         self.last_committed: dict[TopicPartition, int] = {}
-        consumer = Consumer(conf)
+        consumer = Consumer({**conf, "logger": logging.getLogger("librdkafka")})
         self.consumer = consumer
         task.initialize(self.ctx)
         task.start(spec.task_config)
@@ -164,6 +166,7 @@ class WorkerSinkTask(WorkerTask):
                 self._commit(self.current, asynchronous=False)
                 task.close(sorted(self.ctx.assigned))
             finally:
+                self.task_closed = True  # the revocation consumer.close() triggers is not the task's any more
                 task.stop()
                 consumer.close()
                 converter.close()
@@ -174,9 +177,14 @@ class WorkerSinkTask(WorkerTask):
             return True
         if err.code() == KafkaError._PARTITION_EOF:
             return False
-        if err.fatal() or not err.retriable():
+        if err.fatal():
             raise KafkaException(err)
-        log.warning("Consumer: %s", err)
+        # librdkafka reports transient conditions (a topic not created yet, a broker
+        # reconnecting) as messages and recovers by itself; Kafka Connect waits too.
+        now = time.monotonic()
+        if now - self._last_warning > 10:
+            self._last_warning = now
+            log.warning("Consumer: %s", err.str())
         return False
 
     def _deliver(self, converter: BatchConverter, msgs: list[Any]) -> None:
@@ -252,11 +260,14 @@ class WorkerSinkTask(WorkerTask):
     def _on_assign(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         self.ctx.assigned.update(tps)
+        self.note_topics({tp.topic for tp in tps})
         self.sink.open(tps)
         if self.paused:
             consumer.pause(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
+        if self.task_closed:
+            return
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         self._commit({tp: o for tp, o in self.current.items() if tp in tps}, asynchronous=False)
         self.sink.close(tps)
@@ -266,6 +277,8 @@ class WorkerSinkTask(WorkerTask):
             self.last_committed.pop(tp, None)
 
     def _on_lost(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
+        if self.task_closed:
+            return
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         self.sink.close(tps)
         for tp in tps:

@@ -67,8 +67,10 @@ class WorkerSourceTask(WorkerTask):
             _prefixed(spec.worker_config, "producer."),
             _prefixed(spec.connector_config, "producer.override."),
         )
+        conf["delivery.report.only.error"] = True  # a Python-client option: it takes a bool
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error
+        conf["logger"] = logging.getLogger("librdkafka")
         producer = Producer(conf)
         self.flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
         self.flush_timeout = int(spec.worker_config.get("offset.flush.timeout.ms", "5000")) / 1000
@@ -170,6 +172,7 @@ class WorkerSourceTask(WorkerTask):
             raise DataError(
                 "Source record has no topic", [i for i, t in enumerate(topics.to_pylist()) if t is None]
             )
+        self.note_topics({topic0} if topic_list is None else set(topic_list))
         produce = producer.produce
         if topic_list is None and keys is None and parts is None and headers is None and stamps is not None:
             i = 0

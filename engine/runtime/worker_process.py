@@ -18,6 +18,7 @@ from engine.runtime import logging_context
 from engine.runtime.channel import Channel
 from engine.runtime.messages import (
     OffsetsWritten,
+    SetLogLevel,
     SetTargetState,
     Shutdown,
     StartTask,
@@ -98,6 +99,8 @@ class WorkerProcess:
                 t.set_target_state(msg.state)
         elif isinstance(msg, OffsetsWritten):
             self.channel.deliver(msg)
+        elif isinstance(msg, SetLogLevel):
+            logging_context.set_level(msg.logger, logging_context.LEVELS[msg.level])
         else:
             log.error("Unknown control message %r", msg)
 
@@ -135,7 +138,11 @@ class WorkerProcess:
 def main(conn: Connection, index: int, cpu: int | None, log_level: str) -> None:
     """Entry point of a worker process (spawned by the control plane's supervisor)."""
     cpus = pin(cpu)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the control plane drives shutdown
+    # Signals sent to the control plane's process group (Ctrl-C, `timeout`, a service
+    # manager) must not reach the workers: the control plane drives their shutdown, and a
+    # closed control pipe stops them if the control plane dies.
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     logging_context.configure(log_level)
     worker = WorkerProcess(conn, index)

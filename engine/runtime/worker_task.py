@@ -13,7 +13,7 @@ from typing import Any
 from engine.plugins import PluginRegistry
 from engine.runtime import logging_context
 from engine.runtime.channel import Channel
-from engine.runtime.messages import TaskSpec, TaskStatus, TaskStopped
+from engine.runtime.messages import TaskSpec, TaskStatus, TaskStopped, TopicsUsed
 from engine.spi.connector import Task
 from engine.spi.errors import PluginError
 
@@ -46,6 +46,7 @@ class WorkerTask(threading.Thread, abc.ABC):
         self.stopping = threading.Event()
         self._target = spec.target_state
         self._reported: str | None = None
+        self._topics: set[str] = set()
         self.task: Task | None = None
 
     # -- control (called from the worker's main thread) ------------------------------------
@@ -92,6 +93,13 @@ class WorkerTask(threading.Thread, abc.ABC):
             return
         self._reported = state
         self.channel.send(TaskStatus(self.spec.connector, self.spec.task, state, trace, os.getpid()))
+
+    def note_topics(self, topics: set[str]) -> None:
+        """Report topics used for the first time (KIP-558 active topics)."""
+        new = topics - self._topics
+        if new:
+            self._topics |= new
+            self.channel.send(TopicsUsed(self.spec.connector, self.spec.task, sorted(new)))
 
     def report_target_state(self) -> None:
         self.report("PAUSED" if self.paused else "RUNNING")

@@ -154,3 +154,42 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_boo
     # the sink wrote topic[0:written_before], then replayed from its committed offset
     assert got == topic_lines[:written_before] + topic_lines[sink_resume:]
     assert set(got) == set(lines)
+
+
+def test_two_sink_tasks_share_partitions_without_loss(
+    tmp_path: Path, kafka_bootstrap: str, new_topic
+) -> None:  # type: ignore[no-untyped-def]
+    """Two sink tasks in one group: partitions are split between them (open/close on
+    assignment); every record arrives once, in order within its partition."""
+    from confluent_kafka import Producer
+
+    topic = new_topic(4)
+    p = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
+    for i in range(40_000):
+        p.produce(topic, f"{i % 4}:{i:08d}".encode(), partition=i % 4)
+    assert p.flush(30) == 0
+    props = worker_props(tmp_path, kafka_bootstrap)
+    props["value.converter"] = props["key.converter"] = "org.apache.kafka.connect.storage.StringConverter"
+    worker = write_props(tmp_path / "worker.properties", props)
+    sink = write_props(
+        tmp_path / "sink.properties",
+        {
+            "name": f"sink2-{topic}",
+            "connector.class": "FileStreamSink",
+            "tasks.max": 2,
+            "file": tmp_path / "out.txt",
+            "topics": topic,
+        },
+    )
+    proc = Standalone(tmp_path, worker, sink)
+    try:
+        proc.wait_for(lambda: count_lines(tmp_path / "out.txt") >= 40_000, 120, "40000 records in the sink")
+        assert proc.terminate() == 0
+    finally:
+        proc.stop()
+    got = (tmp_path / "out.txt").read_text().splitlines()
+    assert sorted(got) == sorted(f"{i % 4}:{i:08d}" for i in range(40_000))
+    for part in range(4):
+        mine = [line for line in got if line.startswith(f"{part}:")]
+        assert mine == sorted(mine)
+    assert _committed(kafka_bootstrap, f"connect-sink2-{topic}", topic) == 10_000

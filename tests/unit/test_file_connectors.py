@@ -53,7 +53,10 @@ def test_split_lines(data: bytes, lines: list[str], used: int) -> None:
     assert (int(ends[-1]) if len(ends) else 0) == used
 
 
-@given(st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", "ü".encode(), b" "]), max_size=40), st.booleans())
+@given(
+    st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", "ü".encode(), b" "]), max_size=40),
+    st.booleans(),
+)
 def test_split_lines_matches_the_reference(parts: list[bytes], final: bool) -> None:
     data = b"".join(parts)
     arr, ends = split_lines(data, final)
@@ -87,7 +90,9 @@ class _Ctx(SourceTaskContext):
         return self.reader
 
 
-def _source(path: Path, batch_size: int = 2000, offsets: Mapping[str, Any] | None = None) -> FileStreamSourceTask:
+def _source(
+    path: Path, batch_size: int = 2000, offsets: Mapping[str, Any] | None = None
+) -> FileStreamSourceTask:
     task = FileStreamSourceTask()
     task.initialize(_Ctx(_Reader(offsets or {})))
     task.start({"file": str(path), "topic": "t", "batch.size": str(batch_size)})
@@ -144,7 +149,7 @@ def test_source_waits_for_missing_file_and_partial_lines(tmp_path: Path) -> None
 def test_source_connector_config_errors() -> None:
     with pytest.raises(ConfigError, match='Missing required configuration "topic"'):
         FileStreamSourceConnector().start({"file": "x"})
-    with pytest.raises(ConfigError, match="batch.size"):
+    with pytest.raises(ConfigError, match=r"batch\.size"):
         FileStreamSourceConnector().start({"file": "x", "topic": "t", "batch.size": "zero"})
     assert FileStreamSourceConnector().alter_offsets({"file": "f"}, {"p": {"position": 3}}) is True
     with pytest.raises(ConnectError):

@@ -42,11 +42,11 @@ def test_json_connector_files(tmp_path: Path) -> None:
 
 
 def test_unreadable_and_malformed_files_name_the_path(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nope.properties"):
+    with pytest.raises(ConfigError, match=r"nope\.properties"):
         read_config_file(tmp_path / "nope.properties")
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
-    with pytest.raises(ConfigError, match="bad.json is not valid JSON"):
+    with pytest.raises(ConfigError, match=r"bad\.json is not valid JSON"):
         read_config_file(bad)
 
 

@@ -1,0 +1,53 @@
+"""The REST application: Kafka Connect's API on starlette."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from controlplane.herder import StandaloneHerder
+from controlplane.rest import connectors, loggers, plugins
+from controlplane.rest.errors import HANDLERS
+from controlplane.rest.openapi import spec
+from engine import __version__
+
+COMMIT = "0000000000000000"
+
+
+async def root(request: Request) -> Response:
+    h: StandaloneHerder = request.app.state.herder
+    return JSONResponse({"version": __version__, "commit": COMMIT, "kafka_cluster_id": h.kafka_cluster_id})
+
+
+async def health(request: Request) -> Response:
+    h: StandaloneHerder = request.app.state.herder
+    if not h.started:
+        return JSONResponse(
+            {"status": "starting", "message": "Worker is still starting up."}, status_code=503
+        )
+    return JSONResponse(
+        {"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}
+    )
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(spec())
+
+
+def create_app(herder: StandaloneHerder, extra_routes: list[Any] | None = None) -> Starlette:
+    routes = [
+        Route("/", root, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *connectors.ROUTES,
+        *plugins.ROUTES,
+        *loggers.ROUTES,
+        *(extra_routes or []),
+    ]
+    app = Starlette(routes=routes, exception_handlers=HANDLERS)
+    app.state.herder = herder
+    return app

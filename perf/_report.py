@@ -1,0 +1,123 @@
+"""The benchmark's results: one :class:`Result` per scenario, the table, the files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Result:
+    """One scenario. Times in seconds from the scenario's start; CPU in CPU seconds."""
+
+    scenario: str
+    kind: str  # "raw" or "ours"
+    direction: str  # "source" (into Kafka) or "sink" (out of Kafka)
+    records: int
+    delivered: int
+    payload_bytes: int
+    seconds: float
+    startup_s: float
+    steady_records: int
+    steady_s: float
+    cpu_s: float
+    steady_cpu_s: float
+    converter: str | None = None
+    processes: int | None = None
+    broker_cpu_s: float | None = None
+    complete: bool = True
+    clean_stop: bool = True
+    stop_s: float = 0.0
+    cpu_by_process: dict[str, float] = field(default_factory=dict)
+    topic: str = ""
+    notes: str = ""
+    profile: dict[str, Any] | None = None
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.payload_bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    @property
+    def steady_records_per_s(self) -> float:
+        return self.steady_records / self.steady_s if self.steady_s > 0 else 0.0
+
+    @property
+    def cpu_per_million(self) -> float:
+        return self.cpu_s / self.records * 1e6 if self.records else 0.0
+
+    @property
+    def steady_cpu_per_million(self) -> float:
+        return self.steady_cpu_s / self.steady_records * 1e6 if self.steady_records else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("records_per_s", "mb_per_s", "steady_records_per_s", "cpu_per_million"):
+            d[k] = round(getattr(self, k), 3)
+        d["steady_cpu_per_million"] = round(self.steady_cpu_per_million, 3)
+        return d
+
+
+def with_ratio(r: Result, results: Sequence[Result]) -> dict[str, Any]:
+    d = r.to_json()
+    raw = next((x for x in results if x.kind == "raw" and x.direction == r.direction), None)
+    if raw is not None and r.kind == "ours" and raw.records_per_s:
+        d["ours_raw"] = round(r.records_per_s / raw.records_per_s, 3)
+        d["steady_ours_raw"] = round(r.steady_records_per_s / raw.steady_records_per_s, 3)
+    return d
+
+
+HEADER = (
+    "| scenario | records/s | MB/s | CPU s / 1M records | ours/raw | steady records/s "
+    "| steady CPU s / 1M | steady ours/raw | start-up s | complete |"
+)
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """The report as a markdown table (raw rows first per direction)."""
+    rows = [HEADER, "|" + "---|" * (HEADER.count("|") - 1)]
+    order = sorted(report["scenarios"], key=lambda s: (s["direction"] != "source", s["kind"] != "raw"))
+    for s in order:
+        ratio = f"{s['ours_raw']:.2f}" if "ours_raw" in s else "1"
+        sratio = f"{s['steady_ours_raw']:.2f}" if "steady_ours_raw" in s else "1"
+        rows.append(
+            f"| {s['scenario']} | {s['records_per_s']:,.0f} | {s['mb_per_s']:.1f} "
+            f"| {s['cpu_per_million']:.2f} | {ratio} | {s['steady_records_per_s']:,.0f} "
+            f"| {s['steady_cpu_per_million']:.2f} | {sratio} | {s['startup_s']:.2f} "
+            f"| {'yes' if s['complete'] else 'NO'} |"
+        )
+    return "\n".join(rows)
+
+
+def write_results(report: dict[str, Any], out: Path) -> Path:
+    """``<out>/file_pipeline-<time>.json`` with everything, plus a line in history.jsonl."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = report["started"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    path = out / f"file_pipeline-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    summary = {
+        "benchmark": report["benchmark"],
+        "started": report["started"],
+        "records": report["records"],
+        "git": report["machine"].get("git"),
+        "nproc": report["machine"].get("nproc"),
+        "cpu_model": report["machine"].get("cpu_model"),
+        "results": {
+            s["scenario"]: {
+                k: s[k]
+                for k in ("records_per_s", "steady_records_per_s", "cpu_per_million", "ours_raw", "complete")
+                if k in s
+            }
+            for s in report["scenarios"]
+        },
+        "file": path.name,
+    }
+    with open(out / "history.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(summary) + "\n")
+    return path

@@ -1,0 +1,270 @@
+"""Helpers of the benchmark harness: machine facts, CPU accounting, topics, processes."""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+TOPIC_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 60.0
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import confluent_kafka
+    import pyarrow
+
+    return {
+        "nproc": os.cpu_count(),
+        "usable_cores": len(psutil.Process().cpu_affinity() or []),
+        "cpu_model": model or platform.processor(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "pyarrow": pyarrow.__version__,
+        "confluent_kafka": confluent_kafka.__version__,
+        "librdkafka": confluent_kafka.libversion()[0],
+        "git": _git_rev(),
+    }
+
+
+def _git_rev() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass
+class ProcessTree:
+    """CPU seconds (user + system) of a process and every descendant it ever had.
+
+    Call :meth:`refresh` now and then so children that come and go are seen; a process
+    that has exited keeps the last CPU time read from it.
+    """
+
+    root: int
+    seen: dict[int, psutil.Process] = field(default_factory=dict)
+    last: dict[int, float] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+
+    def refresh(self) -> None:
+        try:
+            root = self.seen.get(self.root) or psutil.Process(self.root)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        for p in procs:
+            if p.pid not in self.seen:
+                self.seen[p.pid] = p
+                self.names[p.pid] = _label(p, p.pid == self.root)
+
+    def cpu(self) -> float:
+        """Total CPU seconds so far (refreshes first)."""
+        self.refresh()
+        for pid, p in self.seen.items():
+            try:
+                t = p.cpu_times()
+                self.last[pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        return sum(self.last.values())
+
+    def by_process(self) -> dict[str, float]:
+        return {f"{self.names[pid]} ({pid})": round(s, 3) for pid, s in sorted(self.last.items())}
+
+
+def _label(p: psutil.Process, is_root: bool) -> str:
+    if is_root:
+        return "control plane"
+    try:
+        cmd = " ".join(p.cmdline())
+    except psutil.Error:
+        return "child"
+    if "resource_tracker" in cmd:
+        return "resource tracker"
+    if "multiprocessing" in cmd:
+        return "worker process"
+    return "child"
+
+
+def self_cpu() -> float:
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
+def pid_cpu(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return t.user + t.system
+
+
+class Topics:
+    """Creates fresh topics on the benchmark's broker and deletes them afterwards."""
+
+    def __init__(self, bootstrap: str, prefix: str = "perf") -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def create(self, label: str, partitions: int = 1) -> str:
+        name = f"{self.prefix}-{label}-{uuid.uuid4().hex[:8]}"
+        fut = self.admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=-1)])
+        fut[name].result(timeout=TOPIC_TIMEOUT_S)
+        deadline = time.monotonic() + TOPIC_TIMEOUT_S
+        while True:
+            meta = self.admin.list_topics(topic=name, timeout=5.0).topics.get(name)
+            if (
+                meta is not None
+                and meta.error is None
+                and len(meta.partitions) == partitions
+                and all(p.leader >= 0 for p in meta.partitions.values())
+            ):
+                return name
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {name} not ready within {TOPIC_TIMEOUT_S:.0f} s")
+            time.sleep(0.05)
+
+    def delete(self, *names: str) -> None:
+        if not names:
+            return
+        for fut in self.admin.delete_topics(list(names), operation_timeout=10).values():
+            try:
+                fut.result(timeout=15)
+            except Exception:  # best effort: cleaning up after a benchmark
+                pass
+
+
+class Watermark:
+    """The high watermark of a topic's partitions (the number of records in a fresh topic)."""
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int = 1) -> None:
+        self.consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": f"perf-watch-{uuid.uuid4().hex[:8]}"}
+        )
+        self.tps = [TopicPartition(topic, p) for p in range(partitions)]
+
+    def records(self) -> int:
+        return sum(self.consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)[1] for tp in self.tps)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class LineCounter:
+    """Counts the ``\\n`` in a growing file, reading only what was appended."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pos = 0
+        self.lines = 0
+
+    def count(self) -> int:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                while chunk := f.read(1 << 22):
+                    self.lines += chunk.count(b"\n")
+                    self.pos += len(chunk)
+        except FileNotFoundError:
+            pass
+        return self.lines
+
+
+def write_props(path: Path, props: Mapping[str, object]) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    return path
+
+
+class Standalone:
+    """``python -m controlplane standalone worker.properties conn.properties``, logging to a file."""
+
+    def __init__(self, work: Path, worker: Path, *connectors: Path, label: str = "standalone") -> None:
+        self.log_path = work / f"{label}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controlplane", "standalone", str(worker), *map(str, connectors)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        self.tree = ProcessTree(self.proc.pid)
+
+    def log(self, tail: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-tail:]
+        except OSError:
+            return ""
+
+    def check(self) -> None:
+        """Raise with the log's tail when the process exited or a task failed."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"standalone exited with {self.proc.returncode}:\n{self.log()}")
+
+    def task_failed(self) -> bool:
+        text = self.log(200_000)
+        return "unrecoverable exception" in text or "FAILED" in text
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> tuple[bool, float]:
+        """SIGTERM, wait; kill the tree if it does not exit. (clean, seconds it took)"""
+        t0 = time.monotonic()
+        clean = True
+        if self.proc.poll() is None:
+            kids = self.tree.seen.values()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+                clean = rc == 0
+            except subprocess.TimeoutExpired:
+                clean = False
+                self.proc.kill()
+                self.proc.wait(10)
+            for k in kids:
+                if k.pid != self.proc.pid:
+                    try:
+                        k.wait(5)
+                    except psutil.TimeoutExpired:
+                        clean = False
+                        k.kill()
+                    except psutil.Error:
+                        pass
+        else:
+            clean = self.proc.returncode == 0
+        if not self._log.closed:
+            self._log.close()
+        return clean, time.monotonic() - t0

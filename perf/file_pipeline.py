@@ -1,0 +1,634 @@
+"""Benchmark: FileStreamSource → Kafka and Kafka → FileStreamSink, next to raw confluent-kafka.
+
+Run by hand (not a timed test)::
+
+    python -m perf.file_pipeline [--records N] [--converters json,string] [--processes 1,2]
+                                 [--out perf/results] [--profile]
+
+Scenarios, each on a fresh single-partition topic (the file source has one task, so one
+partition is what it can fill; the sink gets one partition to match):
+
+* ``raw-produce``: a plain confluent-kafka ``Producer`` producing the N pre-serialized
+  lines (``produce`` loop, no callback, ``linger.ms=20``, ``batch.size=1000000``, then
+  ``flush``): the ceiling of the source side.
+* ``raw-consume``: a plain ``Consumer`` reading them back (``consume(10000)`` loop): the
+  ceiling of the sink side.
+* ``source-<conv>-p<P>``: a real ``python -m controlplane standalone worker.properties
+  source.properties`` with ``worker.processes=P`` reads a file of N lines; timed from the
+  launch until the topic's high watermark reaches N.
+* ``sink-<conv>-p<P>``: the same with a FileStreamSink on a topic pre-filled with the N
+  records (by the raw producer); timed from the launch until the sink file has N lines.
+
+``<conv>`` is ``json`` (JsonConverter, ``schemas.enable=false`` for keys and values) or
+``string`` (StringConverter). CPU is that of the control plane and all its descendants
+(worker processes), read with psutil; the raw rows count this process's CPU (the Python
+loop plus librdkafka's threads). MB/s counts the lines' bytes (without the newline).
+
+It prints a markdown table, writes the run as JSON into ``--out`` and appends a summary
+line to ``<out>/history.jsonl``. The broker is an embedded
+:class:`engine.broker.launcher.KafkaBroker` unless ``KAFKA_BOOTSTRAP_SERVERS`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from perf._report import HEADER, Result, render_table, with_ratio, write_results
+from perf._util import (
+    LineCounter,
+    Standalone,
+    Topics,
+    Watermark,
+    machine,
+    pid_cpu,
+    self_cpu,
+    write_props,
+)
+
+CONVERTERS = {
+    "json": "org.apache.kafka.connect.json.JsonConverter",
+    "string": "org.apache.kafka.connect.storage.StringConverter",
+}
+DEFAULT_RECORDS = 1_000_000
+SOURCE_BATCH_SIZE = 10_000
+OFFSET_FLUSH_INTERVAL_MS = 10_000
+RAW_PRODUCER = {
+    "linger.ms": "20",
+    "batch.size": "1000000",
+    # 1 M records must fit the queue, as in our source task's producer defaults
+    "queue.buffering.max.messages": "1000000",
+}
+RAW_CONSUME_BATCH = 10_000
+POLL_S = 0.05
+COUNTRIES = ("NL", "DE", "FR", "BE", "IT", "ES", "PT", "SE")
+
+Progress = Callable[[str], None]
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def make_values(n: int) -> list[bytes]:
+    """N JSON objects of 6 fields, ~100 bytes each, deterministic."""
+    fmt = '{"id":%d,"user":"user-%06d","amount":%d.%02d,"country":"%s","active":%s,"ts":%d}'
+    return [
+        (
+            fmt
+            % (
+                1_000_000 + i,
+                i * 7919 % 1_000_000,
+                10_000 + i % 90_000,
+                i % 100,
+                COUNTRIES[i % len(COUNTRIES)],
+                "true" if i % 3 else "false",
+                1_700_000_000_000 + i,
+            )
+        ).encode()
+        for i in range(n)
+    ]
+
+
+@dataclass
+class Data:
+    values: list[bytes]
+    file: Path
+    payload_bytes: int
+
+    @property
+    def records(self) -> int:
+        return len(self.values)
+
+
+def prepare_data(work: Path, n: int) -> Data:
+    values = make_values(n)
+    path = work / "in.txt"
+    with open(path, "wb") as f:
+        f.write(b"\n".join(values))
+        f.write(b"\n")
+    return Data(values, path, sum(map(len, values)))
+
+
+# -- raw baselines -----------------------------------------------------------------------
+
+
+def raw_produce(bootstrap: str, topic: str, data: Data, scenario: str = "raw-produce") -> Result:
+    """A plain Producer: produce loop without callback, then flush."""
+    c0 = self_cpu()
+    t0 = time.monotonic()
+    producer = Producer({"bootstrap.servers": bootstrap, **RAW_PRODUCER})
+    produce = producer.produce
+    t_first = time.monotonic()
+    for v in data.values:
+        try:
+            produce(topic, v)
+        except BufferError:
+            producer.poll(0.05)
+            produce(topic, v)
+    remaining = producer.flush(120)
+    t_end = time.monotonic()
+    cpu = self_cpu() - c0
+    wm = Watermark(bootstrap, topic)
+    delivered = wm.records()
+    wm.close()
+    return Result(
+        scenario=scenario,
+        kind="raw",
+        direction="source",
+        records=data.records,
+        delivered=delivered,
+        payload_bytes=data.payload_bytes,
+        seconds=t_end - t0,
+        startup_s=t_first - t0,
+        steady_records=data.records,
+        steady_s=t_end - t_first,
+        cpu_s=cpu,
+        steady_cpu_s=cpu,
+        complete=remaining == 0 and delivered == data.records,
+        topic=topic,
+        notes="Producer: " + ", ".join(f"{k}={v}" for k, v in RAW_PRODUCER.items()),
+    )
+
+
+def raw_consume(bootstrap: str, topic: str, data: Data, timeout: float) -> Result:
+    """A plain Consumer (assigned, not subscribed): consume(10000) until N records."""
+    from engine.runtime.clients import CONSUMER_DEFAULTS
+
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "group.id": f"perf-raw-{uuid.uuid4().hex[:8]}",
+        **CONSUMER_DEFAULTS,
+    }
+    c0 = self_cpu()
+    t0 = time.monotonic()
+    consumer = Consumer(conf)
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    n = 0
+    t_first = c_first = None
+    first_n = 0
+    deadline = t0 + timeout
+    while n < data.records and time.monotonic() < deadline:
+        msgs = consumer.consume(RAW_CONSUME_BATCH, 0.5)
+        if not msgs:
+            continue
+        if t_first is None:
+            t_first, c_first, first_n = time.monotonic(), self_cpu(), len(msgs)
+        n += sum(1 for m in msgs if m.error() is None)
+    t_end = time.monotonic()
+    cpu = self_cpu() - c0
+    consumer.close()
+    t_first = t_first or t_end
+    return Result(
+        scenario="raw-consume",
+        kind="raw",
+        direction="sink",
+        records=data.records,
+        delivered=n,
+        payload_bytes=data.payload_bytes,
+        seconds=t_end - t0,
+        startup_s=t_first - t0,
+        steady_records=n - first_n,
+        steady_s=t_end - t_first,
+        cpu_s=cpu,
+        steady_cpu_s=cpu - (c_first - c0 if c_first is not None else 0.0),
+        complete=n == data.records,
+        topic=topic,
+        notes=f"Consumer.consume({RAW_CONSUME_BATCH}, 0.5) loop, assign() at offset 0, "
+        "fetch settings as the sink task's",
+    )
+
+
+# -- our pipeline ------------------------------------------------------------------------
+
+
+@dataclass
+class Env:
+    bootstrap: str
+    work: Path
+    data: Data
+    topics: Topics
+    timeout: float
+    broker_pid: int | None = None
+    profile_dir: Path | None = None
+    progress: Progress = print
+
+
+def worker_props(env: Env, label: str, converter: str, processes: int) -> dict[str, object]:
+    cls = CONVERTERS[converter]
+    return {
+        "bootstrap.servers": env.bootstrap,
+        "key.converter": cls,
+        "value.converter": cls,
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+        "offset.storage.file.filename": env.work / f"{label}.offsets",
+        "offset.flush.interval.ms": OFFSET_FLUSH_INTERVAL_MS,
+        "worker.processes": processes,
+    }
+
+
+@dataclass
+class Window:
+    """What a scenario's watcher saw: first progress and completion."""
+
+    t0: float
+    broker_cpu0: float | None
+    t_first: float | None = None
+    cpu_first: float = 0.0
+    n_first: int = 0
+    t_done: float | None = None
+    cpu_done: float = 0.0
+    n_done: int = 0
+    broker_cpu_done: float | None = None
+
+
+def watch(
+    env: Env,
+    proc: Standalone,
+    progress: Callable[[], int],
+    window: Window,
+    on_first: Callable[[], None] | None = None,
+) -> None:
+    """Poll ``progress()`` until it reaches N (or the timeout, or the process fails);
+    call ``on_first()`` when the first records show."""
+    n_target = env.data.records
+    deadline = window.t0 + env.timeout
+    last_check = 0.0
+    while True:
+        n = progress()
+        now = time.monotonic()
+        if n > 0 and window.t_first is None:
+            window.t_first, window.cpu_first, window.n_first = now, proc.tree.cpu(), n
+            if on_first is not None:
+                on_first()
+        if n >= n_target:
+            window.t_done, window.cpu_done, window.n_done = now, proc.tree.cpu(), n
+            window.broker_cpu_done = pid_cpu(env.broker_pid)
+            return
+        if now - last_check > 1.0:
+            last_check = now
+            proc.tree.refresh()
+            proc.check()
+            if proc.task_failed():
+                raise RuntimeError(f"a task failed:\n{proc.log()}")
+        if now > deadline:
+            raise TimeoutError(f"{n} of {n_target} records after {env.timeout:.0f} s:\n{proc.log()}")
+        time.sleep(POLL_S)
+
+
+def _result(
+    env: Env, name: str, direction: str, conv: str, processes: int, proc: Standalone, w: Window
+) -> Result:
+    assert w.t_done is not None
+    t_first = w.t_first if w.t_first is not None else w.t_done
+    broker = None
+    if w.broker_cpu0 is not None and w.broker_cpu_done is not None:
+        broker = w.broker_cpu_done - w.broker_cpu0
+    return Result(
+        scenario=name,
+        kind="ours",
+        direction=direction,
+        records=env.data.records,
+        delivered=w.n_done,
+        payload_bytes=env.data.payload_bytes,
+        seconds=w.t_done - w.t0,
+        startup_s=t_first - w.t0,
+        steady_records=w.n_done - w.n_first,
+        steady_s=w.t_done - t_first,
+        cpu_s=w.cpu_done,
+        steady_cpu_s=w.cpu_done - w.cpu_first,
+        converter=conv,
+        processes=processes,
+        broker_cpu_s=broker,
+        cpu_by_process=proc.tree.by_process(),
+    )
+
+
+@contextlib.contextmanager
+def _profiled(env: Env, proc: Standalone, name: str) -> Iterator[tuple[Callable[[], None], dict[str, Any]]]:
+    """(start, summaries): ``start()`` attaches py-spy to every worker process of ``proc``
+    (the watcher calls it at the first record, so start-up is left out); the summaries
+    are filled in when the body ends. Does nothing unless profiling was asked for."""
+    out: dict[str, Any] = {}
+    spies: list[Any] = []
+
+    def start() -> None:
+        if env.profile_dir is None:
+            return
+        from perf._profile import Spy
+
+        proc.tree.refresh()
+        for pid, label in proc.tree.names.items():
+            if label == "worker process":
+                spies.append(Spy(pid, env.profile_dir / f"{name}-{pid}.txt"))
+
+    try:
+        yield start, out
+    finally:
+        from perf._profile import summarize
+
+        for spy in spies:
+            path = spy.stop()
+            if path is not None:
+                out[path.name] = summarize(path)
+
+
+def run_source(env: Env, conv: str, processes: int) -> Result:
+    """FileStreamSource → Kafka, until the topic's high watermark is N."""
+    name = f"source-{conv}-p{processes}"
+    topic = env.topics.create(name)
+    worker = write_props(env.work / f"{name}.worker.properties", worker_props(env, name, conv, processes))
+    source = write_props(
+        env.work / f"{name}.source.properties",
+        {
+            "name": f"perf-{name}-{uuid.uuid4().hex[:6]}",
+            "connector.class": "FileStreamSource",
+            "tasks.max": 1,
+            "file": env.data.file,
+            "topic": topic,
+            "batch.size": SOURCE_BATCH_SIZE,
+        },
+    )
+    wm = Watermark(env.bootstrap, topic)
+    w = Window(time.monotonic(), pid_cpu(env.broker_pid))
+    proc = Standalone(env.work, worker, source, label=name)
+    try:
+        with _profiled(env, proc, name) as (on_first, prof):
+            watch(env, proc, wm.records, w, on_first)
+        clean, stop_s = proc.stop()
+        result = _result(env, name, "source", conv, processes, proc, w)
+        result.delivered = wm.records()  # after the stop: duplicates would show here
+        result.complete = result.delivered == env.data.records
+    finally:
+        proc.stop()
+        wm.close()
+        env.topics.delete(topic)
+    result.clean_stop, result.stop_s, result.topic = clean, stop_s, topic
+    result.profile = prof or None
+    return result
+
+
+def run_sink(env: Env, conv: str, processes: int) -> tuple[Result, Result]:
+    """Kafka → FileStreamSink, until the sink file has N lines. Also returns the prefill."""
+    name = f"sink-{conv}-p{processes}"
+    topic = env.topics.create(name)
+    try:
+        prefill = raw_produce(env.bootstrap, topic, env.data, scenario=f"prefill-{name}")
+        out = env.work / f"{name}.out.txt"
+        out.unlink(missing_ok=True)
+        worker = write_props(env.work / f"{name}.worker.properties", worker_props(env, name, conv, processes))
+        sink = write_props(
+            env.work / f"{name}.sink.properties",
+            {
+                "name": f"perf-{name}-{uuid.uuid4().hex[:6]}",
+                "connector.class": "FileStreamSink",
+                "tasks.max": 1,
+                "file": out,
+                "topics": topic,
+            },
+        )
+        lines = LineCounter(out)
+        w = Window(time.monotonic(), pid_cpu(env.broker_pid))
+        proc = Standalone(env.work, worker, sink, label=name)
+        try:
+            with _profiled(env, proc, name) as (on_first, prof):
+                watch(env, proc, lines.count, w, on_first)
+            clean, stop_s = proc.stop()
+            result = _result(env, name, "sink", conv, processes, proc, w)
+        finally:
+            proc.stop()
+        result.delivered = lines.count()
+        result.complete = result.delivered == env.data.records and sink_matches(out, env.data, conv)
+        out.unlink(missing_ok=True)
+    finally:
+        env.topics.delete(topic)
+    result.clean_stop, result.stop_s, result.topic = clean, stop_s, topic
+    result.profile = prof or None
+    return result, prefill
+
+
+def sink_matches(out: Path, data: Data, conv: str) -> bool:
+    """StringConverter: the file equals the input. JsonConverter: first and last objects equal."""
+    if conv == "string":
+        return out.read_bytes() == data.file.read_bytes()
+    got = out.read_bytes().splitlines()
+    if len(got) != data.records:
+        return False
+    return all(json.loads(got[i]) == json.loads(data.values[i]) for i in (0, len(got) // 2, -1))
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def run_benchmark(
+    bootstrap: str,
+    records: int = DEFAULT_RECORDS,
+    converters: Sequence[str] = ("json", "string"),
+    processes: Sequence[int] = (1,),
+    work: Path | None = None,
+    broker: str = "external",
+    broker_pid: int | None = None,
+    timeout: float | None = None,
+    profile_dir: Path | None = None,
+    progress: Progress = print,
+) -> dict[str, Any]:
+    """Every scenario once; the report (see :func:`render_table`, :func:`write_results`)."""
+    for c in converters:
+        if c not in CONVERTERS:
+            raise ValueError(f"unknown converter {c!r}; choose from {sorted(CONVERTERS)}")
+    own_work = work is None
+    work = Path(tempfile.mkdtemp(prefix="arrowsmith-perf-")) if work is None else work
+    work.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        progress(f"Writing {records:,} lines into {work / 'in.txt'}")
+        data = prepare_data(work, records)
+        env = Env(
+            bootstrap,
+            work,
+            data,
+            Topics(bootstrap),
+            timeout if timeout is not None else 60 + records / 2_000,
+            broker_pid,
+            profile_dir,
+            progress,
+        )
+        results, prefills = _run_all(env, converters, processes)
+    finally:
+        if own_work:
+            shutil.rmtree(work, ignore_errors=True)
+    return {
+        "benchmark": "file_pipeline",
+        "started": started.isoformat(timespec="seconds"),
+        "records": records,
+        "line_bytes_avg": round(data.payload_bytes / records, 1) if records else 0,
+        "converters": list(converters),
+        "processes": list(processes),
+        "partitions": 1,
+        "source_batch_size": SOURCE_BATCH_SIZE,
+        "offset_flush_interval_ms": OFFSET_FLUSH_INTERVAL_MS,
+        "broker": broker,
+        "profiled": profile_dir is not None,
+        "machine": machine(),
+        "scenarios": [with_ratio(r, results) for r in results],
+        "prefills": [p.to_json() for p in prefills],
+    }
+
+
+def _run_all(
+    env: Env, converters: Sequence[str], processes: Sequence[int]
+) -> tuple[list[Result], list[Result]]:
+    results: list[Result] = []
+    prefills: list[Result] = []
+
+    def done(r: Result) -> None:
+        results.append(r)
+        env.progress(
+            f"  {r.scenario}: {r.records_per_s:,.0f} records/s "
+            f"(steady {r.steady_records_per_s:,.0f}), {r.cpu_per_million:.2f} CPU s / 1M, "
+            f"{r.delivered:,} delivered{'' if r.complete else ' INCOMPLETE'}"
+        )
+
+    def attempt(direction: str, conv: str, p: int, fn: Callable[[Env, str, int], Result]) -> None:
+        name = f"{direction}-{conv}-p{p}"
+        env.progress(name)
+        try:
+            done(fn(env, conv, p))
+        except Exception as e:  # report the scenario as failed, go on with the others
+            env.progress(f"  {name} FAILED: {e}")
+            done(failed(env, name, direction, conv, p, e))
+
+    env.progress("raw-produce")
+    raw_topic = env.topics.create("raw")
+    try:
+        done(raw_produce(env.bootstrap, raw_topic, env.data))
+        env.progress("raw-consume")
+        done(raw_consume(env.bootstrap, raw_topic, env.data, env.timeout))
+    finally:
+        env.topics.delete(raw_topic)
+    for p in processes:
+        for c in converters:
+            attempt("source", c, p, run_source)
+
+    def sink(env: Env, c: str, p: int) -> Result:
+        r, pre = run_sink(env, c, p)
+        prefills.append(pre)
+        return r
+
+    for p in processes:
+        for c in converters:
+            attempt("sink", c, p, sink)
+    return results, prefills
+
+
+def failed(env: Env, name: str, direction: str, conv: str, p: int, error: Exception) -> Result:
+    return Result(
+        scenario=name,
+        kind="ours",
+        direction=direction,
+        records=env.data.records,
+        delivered=0,
+        payload_bytes=env.data.payload_bytes,
+        seconds=0.0,
+        startup_s=0.0,
+        steady_records=0,
+        steady_s=0.0,
+        cpu_s=0.0,
+        steady_cpu_s=0.0,
+        converter=conv,
+        processes=p,
+        complete=False,
+        notes=f"FAILED: {type(error).__name__}: {error}"[-8000:],
+    )
+
+
+# -- output ------------------------------------------------------------------------------
+
+# -- command line ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def broker_for_benchmark(progress: Progress = print) -> Iterator[tuple[str, str, int | None]]:
+    """(bootstrap, description, broker pid): ``KAFKA_BOOTSTRAP_SERVERS`` or an embedded broker."""
+    from engine.broker.launcher import KafkaBroker, bootstrap_from_env
+
+    existing = bootstrap_from_env()
+    if existing:
+        yield existing, f"external ({existing})", None
+        return
+    progress("Starting an embedded Kafka broker...")
+    with KafkaBroker() as broker:
+        yield broker.bootstrap_servers, "embedded KafkaBroker (single KRaft node, loopback)", broker.pid
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m perf.file_pipeline", description=__doc__.split("\n")[0])
+    p.add_argument("--records", type=int, default=DEFAULT_RECORDS, help="records per scenario (1000000)")
+    p.add_argument("--converters", default="json,string", help="json,string (default both)")
+    p.add_argument("--processes", default="1", help="worker.processes values to run, e.g. 1,2 (default 1)")
+    p.add_argument("--out", default="perf/results", help="directory for the JSON results")
+    p.add_argument("--work", default=None, help="working directory (default: a temporary one, removed)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per scenario (60 + N/2000)")
+    p.add_argument("--profile", action="store_true", help="py-spy every worker process (into --out)")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    profile_dir = out / f"profiles-{stamp}" if args.profile else None
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    with broker_for_benchmark() as (bootstrap, desc, pid):
+        report = run_benchmark(
+            bootstrap,
+            args.records,
+            _csv(args.converters),
+            [int(x) for x in _csv(args.processes)],
+            Path(args.work) if args.work else None,
+            desc,
+            pid,
+            args.timeout,
+            profile_dir,
+        )
+    path = write_results(report, out)
+    m = report["machine"]
+    print(f"\n{report['records']:,} records of ~{report['line_bytes_avg']} bytes; {desc}")
+    print(f"{m['nproc']} x {m['cpu_model']}; Python {m['python']}, pyarrow {m['pyarrow']}, ", end="")
+    print(f"confluent-kafka {m['confluent_kafka']} (librdkafka {m['librdkafka']})\n")
+    print(render_table(report))
+    print(f"\nWrote {path}")
+    return 0 if all(s["complete"] for s in report["scenarios"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = [
+    "CONVERTERS",
+    "HEADER",
+    "Result",
+    "main",
+    "raw_consume",
+    "raw_produce",
+    "render_table",
+    "run_benchmark",
+    "run_sink",
+    "run_source",
+    "write_results",
+]
