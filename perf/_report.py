@@ -28,6 +28,8 @@ class Result:
     converter: str | None = None
     processes: int | None = None
     broker_cpu_s: float | None = None
+    machine_busy_cpu_s: float | None = None  # every process on the machine, in the window
+    round: int = 0
     complete: bool = True
     clean_stop: bool = True
     stop_s: float = 0.0
@@ -64,18 +66,36 @@ class Result:
         return d
 
 
-def with_ratio(r: Result, results: Sequence[Result]) -> dict[str, Any]:
+def medians(results: Sequence[Result]) -> list[Result]:
+    """Per scenario (in first-seen order), the run with the median records/s (the lower
+    one of the middle two for an even count; a failed run counts as 0 records/s)."""
+    runs: dict[str, list[Result]] = {}
+    for r in results:
+        runs.setdefault(r.scenario, []).append(r)
+    out = []
+    for group in runs.values():
+        ranked = sorted(group, key=lambda r: r.records_per_s if r.complete else 0.0)
+        out.append(ranked[(len(ranked) - 1) // 2])
+    return out
+
+
+def summary(r: Result, results: Sequence[Result], all_runs: Sequence[Result] = ()) -> dict[str, Any]:
+    """``r`` as JSON, with its ratios to the raw ceiling of its direction in ``results``
+    and the records/s of every run of the same scenario in ``all_runs``."""
     d = r.to_json()
+    d["runs_records_per_s"] = [round(x.records_per_s) for x in all_runs if x.scenario == r.scenario]
     raw = next((x for x in results if x.kind == "raw" and x.direction == r.direction), None)
     if raw is not None and r.kind == "ours" and raw.records_per_s:
         d["ours_raw"] = round(r.records_per_s / raw.records_per_s, 3)
         d["steady_ours_raw"] = round(r.steady_records_per_s / raw.steady_records_per_s, 3)
+        if raw.steady_cpu_per_million:
+            d["steady_cpu_ours_raw"] = round(r.steady_cpu_per_million / raw.steady_cpu_per_million, 2)
     return d
 
 
 HEADER = (
     "| scenario | records/s | MB/s | CPU s / 1M records | ours/raw | steady records/s "
-    "| steady CPU s / 1M | steady ours/raw | start-up s | complete |"
+    "| steady CPU s / 1M | steady ours/raw | CPU ours/raw | start-up s | complete |"
 )
 
 
@@ -86,10 +106,11 @@ def render_table(report: dict[str, Any]) -> str:
     for s in order:
         ratio = f"{s['ours_raw']:.2f}" if "ours_raw" in s else "1"
         sratio = f"{s['steady_ours_raw']:.2f}" if "steady_ours_raw" in s else "1"
+        cratio = f"{s['steady_cpu_ours_raw']:.1f}" if "steady_cpu_ours_raw" in s else "1"
         rows.append(
             f"| {s['scenario']} | {s['records_per_s']:,.0f} | {s['mb_per_s']:.1f} "
             f"| {s['cpu_per_million']:.2f} | {ratio} | {s['steady_records_per_s']:,.0f} "
-            f"| {s['steady_cpu_per_million']:.2f} | {sratio} | {s['startup_s']:.2f} "
+            f"| {s['steady_cpu_per_million']:.2f} | {sratio} | {cratio} | {s['startup_s']:.2f} "
             f"| {'yes' if s['complete'] else 'NO'} |"
         )
     return "\n".join(rows)

@@ -118,6 +118,12 @@ def _label(p: psutil.Process, is_root: bool) -> str:
     return "child"
 
 
+def machine_busy() -> float:
+    """CPU seconds all processes of the machine have used (not idle, not waiting on I/O)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
 def self_cpu() -> float:
     t = psutil.Process().cpu_times()
     return t.user + t.system

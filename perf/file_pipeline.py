@@ -35,25 +35,28 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from perf._report import HEADER, Result, render_table, with_ratio, write_results
+from engine.broker.launcher import free_port
+from perf._report import HEADER, Result, medians, render_table, summary, write_results
 from perf._util import (
     LineCounter,
     Standalone,
     Topics,
     Watermark,
     machine,
+    machine_busy,
     pid_cpu,
     self_cpu,
     write_props,
@@ -125,9 +128,11 @@ def prepare_data(work: Path, n: int) -> Data:
 # -- raw baselines -----------------------------------------------------------------------
 
 
-def raw_produce(bootstrap: str, topic: str, data: Data, scenario: str = "raw-produce") -> Result:
+def raw_produce(
+    bootstrap: str, topic: str, data: Data, scenario: str = "raw-produce", broker_pid: int | None = None
+) -> Result:
     """A plain Producer: produce loop without callback, then flush."""
-    c0 = self_cpu()
+    c0, b0, k0 = self_cpu(), machine_busy(), pid_cpu(broker_pid)
     t0 = time.monotonic()
     producer = Producer({"bootstrap.servers": bootstrap, **RAW_PRODUCER})
     produce = producer.produce
@@ -140,7 +145,7 @@ def raw_produce(bootstrap: str, topic: str, data: Data, scenario: str = "raw-pro
             produce(topic, v)
     remaining = producer.flush(120)
     t_end = time.monotonic()
-    cpu = self_cpu() - c0
+    cpu, busy, k1 = self_cpu() - c0, machine_busy() - b0, pid_cpu(broker_pid)
     wm = Watermark(bootstrap, topic)
     delivered = wm.records()
     wm.close()
@@ -158,12 +163,16 @@ def raw_produce(bootstrap: str, topic: str, data: Data, scenario: str = "raw-pro
         cpu_s=cpu,
         steady_cpu_s=cpu,
         complete=remaining == 0 and delivered == data.records,
+        machine_busy_cpu_s=busy,
+        broker_cpu_s=None if k0 is None or k1 is None else k1 - k0,
         topic=topic,
         notes="Producer: " + ", ".join(f"{k}={v}" for k, v in RAW_PRODUCER.items()),
     )
 
 
-def raw_consume(bootstrap: str, topic: str, data: Data, timeout: float) -> Result:
+def raw_consume(
+    bootstrap: str, topic: str, data: Data, timeout: float, broker_pid: int | None = None
+) -> Result:
     """A plain Consumer (assigned, not subscribed): consume(10000) until N records."""
     from engine.runtime.clients import CONSUMER_DEFAULTS
 
@@ -172,7 +181,7 @@ def raw_consume(bootstrap: str, topic: str, data: Data, timeout: float) -> Resul
         "group.id": f"perf-raw-{uuid.uuid4().hex[:8]}",
         **CONSUMER_DEFAULTS,
     }
-    c0 = self_cpu()
+    c0, b0, k0 = self_cpu(), machine_busy(), pid_cpu(broker_pid)
     t0 = time.monotonic()
     consumer = Consumer(conf)
     consumer.assign([TopicPartition(topic, 0, 0)])
@@ -188,7 +197,7 @@ def raw_consume(bootstrap: str, topic: str, data: Data, timeout: float) -> Resul
             t_first, c_first, first_n = time.monotonic(), self_cpu(), len(msgs)
         n += sum(1 for m in msgs if m.error() is None)
     t_end = time.monotonic()
-    cpu = self_cpu() - c0
+    cpu, busy, k1 = self_cpu() - c0, machine_busy() - b0, pid_cpu(broker_pid)
     consumer.close()
     t_first = t_first or t_end
     return Result(
@@ -205,6 +214,8 @@ def raw_consume(bootstrap: str, topic: str, data: Data, timeout: float) -> Resul
         cpu_s=cpu,
         steady_cpu_s=cpu - (c_first - c0 if c_first is not None else 0.0),
         complete=n == data.records,
+        machine_busy_cpu_s=busy,
+        broker_cpu_s=None if k0 is None or k1 is None else k1 - k0,
         topic=topic,
         notes=f"Consumer.consume({RAW_CONSUME_BATCH}, 0.5) loop, assign() at offset 0, "
         "fetch settings as the sink task's",
@@ -223,6 +234,7 @@ class Env:
     timeout: float
     broker_pid: int | None = None
     profile_dir: Path | None = None
+    profile_native: bool = False
     progress: Progress = print
 
 
@@ -237,6 +249,8 @@ def worker_props(env: Env, label: str, converter: str, processes: int) -> dict[s
         "offset.storage.file.filename": env.work / f"{label}.offsets",
         "offset.flush.interval.ms": OFFSET_FLUSH_INTERVAL_MS,
         "worker.processes": processes,
+        # a port of its own: another worker (or test) may hold the default 8083
+        "listeners": f"http://127.0.0.1:{free_port()}",
     }
 
 
@@ -246,6 +260,7 @@ class Window:
 
     t0: float
     broker_cpu0: float | None
+    busy0: float = field(default_factory=machine_busy)
     t_first: float | None = None
     cpu_first: float = 0.0
     n_first: int = 0
@@ -253,6 +268,7 @@ class Window:
     cpu_done: float = 0.0
     n_done: int = 0
     broker_cpu_done: float | None = None
+    busy_done: float = 0.0
 
 
 def watch(
@@ -277,6 +293,7 @@ def watch(
         if n >= n_target:
             window.t_done, window.cpu_done, window.n_done = now, proc.tree.cpu(), n
             window.broker_cpu_done = pid_cpu(env.broker_pid)
+            window.busy_done = machine_busy()
             return
         if now - last_check > 1.0:
             last_check = now
@@ -313,6 +330,7 @@ def _result(
         converter=conv,
         processes=processes,
         broker_cpu_s=broker,
+        machine_busy_cpu_s=w.busy_done - w.busy0,
         cpu_by_process=proc.tree.by_process(),
     )
 
@@ -333,7 +351,7 @@ def _profiled(env: Env, proc: Standalone, name: str) -> Iterator[tuple[Callable[
         proc.tree.refresh()
         for pid, label in proc.tree.names.items():
             if label == "worker process":
-                spies.append(Spy(pid, env.profile_dir / f"{name}-{pid}.txt"))
+                spies.append(Spy(pid, env.profile_dir / f"{name}-{pid}.txt", native=env.profile_native))
 
     try:
         yield start, out
@@ -386,7 +404,7 @@ def run_sink(env: Env, conv: str, processes: int) -> tuple[Result, Result]:
     name = f"sink-{conv}-p{processes}"
     topic = env.topics.create(name)
     try:
-        prefill = raw_produce(env.bootstrap, topic, env.data, scenario=f"prefill-{name}")
+        prefill = raw_produce(env.bootstrap, topic, env.data, f"prefill-{name}", env.broker_pid)
         out = env.work / f"{name}.out.txt"
         out.unlink(missing_ok=True)
         worker = write_props(env.work / f"{name}.worker.properties", worker_props(env, name, conv, processes))
@@ -444,8 +462,12 @@ def run_benchmark(
     timeout: float | None = None,
     profile_dir: Path | None = None,
     progress: Progress = print,
+    repeat: int = 1,
+    profile_native: bool = False,
 ) -> dict[str, Any]:
-    """Every scenario once; the report (see :func:`render_table`, :func:`write_results`)."""
+    """Every scenario ``repeat`` times (round by round, so a busy moment of the machine
+    spreads over scenarios); the report of the median runs (see :func:`render_table`,
+    :func:`write_results`)."""
     for c in converters:
         if c not in CONVERTERS:
             raise ValueError(f"unknown converter {c!r}; choose from {sorted(CONVERTERS)}")
@@ -453,6 +475,7 @@ def run_benchmark(
     work = Path(tempfile.mkdtemp(prefix="arrowsmith-perf-")) if work is None else work
     work.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
+    load_before = os.getloadavg()
     try:
         progress(f"Writing {records:,} lines into {work / 'in.txt'}")
         data = prepare_data(work, records)
@@ -461,15 +484,26 @@ def run_benchmark(
             work,
             data,
             Topics(bootstrap),
-            timeout if timeout is not None else 60 + records / 2_000,
-            broker_pid,
-            profile_dir,
-            progress,
+            timeout=timeout if timeout is not None else 60 + records / 2_000,
+            broker_pid=broker_pid,
+            profile_dir=profile_dir,
+            profile_native=profile_native,
+            progress=progress,
         )
-        results, prefills = _run_all(env, converters, processes)
+        results: list[Result] = []
+        prefills: list[Result] = []
+        for i in range(repeat):
+            if repeat > 1:
+                progress(f"Round {i + 1} of {repeat}")
+            r, pre = _run_all(env, converters, processes)
+            for x in r:
+                x.round = i
+            results += r
+            prefills += pre
     finally:
         if own_work:
             shutil.rmtree(work, ignore_errors=True)
+    chosen = medians(results)
     return {
         "benchmark": "file_pipeline",
         "started": started.isoformat(timespec="seconds"),
@@ -483,7 +517,11 @@ def run_benchmark(
         "broker": broker,
         "profiled": profile_dir is not None,
         "machine": machine(),
-        "scenarios": [with_ratio(r, results) for r in results],
+        "repeat": repeat,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "scenarios": [summary(r, chosen, results) for r in chosen],
+        "runs": [r.to_json() for r in results],
         "prefills": [p.to_json() for p in prefills],
     }
 
@@ -514,9 +552,9 @@ def _run_all(
     env.progress("raw-produce")
     raw_topic = env.topics.create("raw")
     try:
-        done(raw_produce(env.bootstrap, raw_topic, env.data))
+        done(raw_produce(env.bootstrap, raw_topic, env.data, broker_pid=env.broker_pid))
         env.progress("raw-consume")
-        done(raw_consume(env.bootstrap, raw_topic, env.data, env.timeout))
+        done(raw_consume(env.bootstrap, raw_topic, env.data, env.timeout, env.broker_pid))
     finally:
         env.topics.delete(raw_topic)
     for p in processes:
@@ -586,7 +624,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default="perf/results", help="directory for the JSON results")
     p.add_argument("--work", default=None, help="working directory (default: a temporary one, removed)")
     p.add_argument("--timeout", type=float, default=None, help="seconds per scenario (60 + N/2000)")
+    p.add_argument("--repeat", type=int, default=1, help="rounds; the table shows the median run (1)")
     p.add_argument("--profile", action="store_true", help="py-spy every worker process (into --out)")
+    p.add_argument("--profile-native", action="store_true", help="with --profile: native frames too")
     args = p.parse_args(argv)
     out = Path(args.out)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -604,12 +644,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             pid,
             args.timeout,
             profile_dir,
+            repeat=args.repeat,
+            profile_native=args.profile_native,
         )
     path = write_results(report, out)
     m = report["machine"]
     print(f"\n{report['records']:,} records of ~{report['line_bytes_avg']} bytes; {desc}")
     print(f"{m['nproc']} x {m['cpu_model']}; Python {m['python']}, pyarrow {m['pyarrow']}, ", end="")
-    print(f"confluent-kafka {m['confluent_kafka']} (librdkafka {m['librdkafka']})\n")
+    print(f"confluent-kafka {m['confluent_kafka']} (librdkafka {m['librdkafka']})")
+    print(
+        f"worker.processes {report['processes']}; median of {report['repeat']} run(s); load average "
+        f"before {report['load_average_before'][0]}, after {report['load_average_after'][0]}\n"
+    )
     print(render_table(report))
     print(f"\nWrote {path}")
     return 0 if all(s["complete"] for s in report["scenarios"]) else 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +25,11 @@ def herder(request: Request) -> StandaloneHerder:
 
 def java_bool(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
+
+
+def location(request: Request, name: str) -> str:
+    """The absolute URL of a connector, its name percent-encoded (Kafka's ``UriBuilder.path``)."""
+    return f"{request.base_url}connectors/{quote(name, safe='')}"
 
 
 def config_map(raw: Any, what: str = "config") -> dict[str, str | None]:
@@ -102,11 +109,9 @@ async def create_connector(request: Request) -> Response:
     state = body.get("initial_state", "RUNNING")
     if not isinstance(state, str) or state.upper() not in INITIAL_STATES:
         raise RestError(400, f"Invalid initial_state {state!r}: one of RUNNING, PAUSED, STOPPED")
-    if not name:
-        raise ConfigError('Connector name must be provided: "name" is empty', "name")
     h = herder(request)
     await h.put_connector(name, _nulls(config), replace=False, target=INITIAL_STATES[state.upper()])
-    return JSONResponse(h.info(name), status_code=201, headers={"Location": f"/connectors/{name}"})
+    return JSONResponse(h.info(name), status_code=201, headers={"Location": location(request, name)})
 
 
 async def get_connector(request: Request) -> Response:
@@ -123,7 +128,7 @@ async def put_config(request: Request) -> Response:
     h = herder(request)
     created = await h.put_connector(name, _nulls(config), replace=True)
     if created:
-        return JSONResponse(h.info(name), status_code=201, headers={"Location": f"/connectors/{name}"})
+        return JSONResponse(h.info(name), status_code=201, headers={"Location": location(request, name)})
     return JSONResponse(h.info(name))
 
 
@@ -156,10 +161,9 @@ async def tasks(request: Request) -> Response:
 
 def _task_id(request: Request) -> int:
     raw = request.path_params["task"]
-    try:
-        return int(raw)
-    except ValueError:
-        raise RestError(404, f"Unknown task: {request.path_params['name']}-{raw}") from None
+    if not re.fullmatch(r"[+-]?[0-9]+", raw):
+        raise RestError(404, "HTTP 404 Not Found")  # as JAX-RS answers an unparsable Integer path param
+    return int(raw)
 
 
 async def task_status(request: Request) -> Response:

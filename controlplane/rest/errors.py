@@ -64,7 +64,15 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, texts.get(exc.status_code, str(exc.detail)))
 
 
-HANDLERS: dict[Any, Any] = {HTTPException: on_http_error, Exception: on_error, ConnectError: on_error}
+# Starlette gives the ``Exception`` handler to its ServerErrorMiddleware, which answers and then
+# re-raises (uvicorn logs "Exception in ASGI application"): errors we answer on purpose need their
+# own entries.
+HANDLERS: dict[Any, Any] = {
+    HTTPException: on_http_error,
+    RestError: on_error,
+    ConnectError: on_error,
+    Exception: on_error,
+}
 
 
 async def json_body(request: Request) -> Any:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from controlplane.rest.connectors import config_map, herder, java_bool
 from controlplane.rest.errors import RestError, json_body
-from engine.plugins import PluginDesc, PluginType, plugin_type
+from engine.plugins import PluginDesc, PluginRegistry, PluginType, plugin_type
 from engine.runtime.connector_config import sink_connector_def, source_connector_def, validate
 from engine.spi.connector import SinkConnector
 from engine.spi.errors import NotFoundError, PluginError
@@ -62,19 +62,22 @@ def _pruned(name: str) -> str:
     return simple[: -len("Connector")] if simple.endswith("Connector") else simple
 
 
+def _same_plugin(registry: PluginRegistry, included: str, requested: str) -> bool:
+    """Kafka compares pruned names; aliases of one class (short, Python, Apache names) also match."""
+    if _pruned(included) == _pruned(requested):
+        return True
+    try:
+        return registry.resolve(included, CONNECTOR_TYPES) is registry.resolve(requested, CONNECTOR_TYPES)
+    except PluginError:
+        return False
+
+
 async def validate_config(request: Request) -> Response:
     name = request.path_params["plugin"]
     config = config_map(await json_body(request))
     cls_name = config.get("connector.class")
-    if not cls_name:
-        raise RestError(400, "Connector config is missing 'connector.class'")
     h = herder(request)
-    try:
-        requested = h.registry.resolve(name, CONNECTOR_TYPES)
-        included = h.registry.resolve(cls_name, CONNECTOR_TYPES)
-    except PluginError as e:
-        raise RestError(400, str(e)) from e
-    if requested is not included and _pruned(cls_name) != _pruned(name):
+    if cls_name is not None and not _same_plugin(h.registry, cls_name, name):
         raise RestError(400, f"Included connector type {cls_name} does not match request type {name}")
     policy = h.worker_props.get("connector.client.config.override.policy", "All")
     result = await asyncio.to_thread(validate, h.registry, config, policy)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import TypeAlias
 
 import numpy as np
@@ -99,6 +100,12 @@ def rows_of(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 _SHORT_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
 _ESCAPES = {c: _SHORT_ESCAPES.get(c, f"\\u{c:04X}") for c in range(32)}
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _surrogates(match: re.Match[str]) -> str:
+    code = ord(match.group(0)) - 0x10000
+    return f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}"
 
 
 def escape_text(text: str) -> str:
@@ -106,24 +113,37 @@ def escape_text(text: str) -> str:
     out = text.replace("\\", "\\\\").replace('"', '\\"')
     if any(ord(ch) < 32 for ch in out):
         out = "".join(_ESCAPES.get(ord(ch), ch) for ch in out)
-    return out
+    return _ASTRAL.sub(_surrogates, out)
 
 
 def escape(arr: pa.Array) -> pa.Array:
-    """Escape a string array for JSON as Jackson does; a no-op (no copy) for clean text."""
+    """Escape a string array for JSON as Jackson does; a no-op (no copy) for clean text.
+
+    Jackson writes characters beyond the BMP as escaped surrogate pairs (``\\uD83D\\uDE00``);
+    the rows that have any are fixed up one by one, everything else is vectorized.
+    """
     offsets, data = string_parts(arr)
     used = data[offsets[0] : offsets[-1]]
     if used.size == 0:
         return arr
-    low = int(used.min())
+    low, high = int(used.min()), int(used.max())
     raw = used.tobytes()
-    if low >= 32 and b'"' not in raw and b"\\" not in raw:
+    special = low < 32 or b'"' in raw or b"\\" in raw
+    if not special and high < 0xF0:
         return arr
-    out = pc.replace_substring(arr, "\\", "\\\\")
-    out = pc.replace_substring(out, '"', '\\"')
-    if low < 32:
-        for c in np.unique(used[used < 32]).tolist():
-            out = pc.replace_substring(out, chr(c), _ESCAPES[c])
+    out = arr
+    if special:
+        out = pc.replace_substring(out, "\\", "\\\\")
+        out = pc.replace_substring(out, '"', '\\"')
+        if low < 32:
+            for c in np.unique(used[used < 32]).tolist():
+                out = pc.replace_substring(out, chr(c), _ESCAPES[c])
+    if high >= 0xF0:
+        rows = rows_of(np.flatnonzero(used >= 0xF0) + offsets[0], offsets)
+        mask = np.zeros(len(arr), bool)
+        mask[rows] = True
+        fixed = [_ASTRAL.sub(_surrogates, s) for s in out.take(pa.array(rows)).to_pylist()]
+        out = pc.replace_with_mask(out, pa.array(mask), pa.array(fixed, pa.string()))
     return out
 
 
@@ -168,12 +188,12 @@ def _digits(d: Decimal) -> tuple[str, int]:
 
 def _closest_two_digits(x: float, digits: str, exp: int, float32: bool) -> tuple[str, int]:
     """JDK 19+: when the shortest decimal has one digit, a closer two-digit one wins."""
+    ctx = Context(prec=2000)
     exact = Decimal(float(np.float32(x))) if float32 else Decimal(x)
-    q = Decimal(1).scaleb(exp - 1)
-    two = exact.quantize(q)
+    two = exact.quantize(Decimal(f"1E{exp - 1}"), context=ctx)
     back = float(np.float32(float(two))) if float32 else float(two)
-    one = Decimal(digits).scaleb(exp)
-    if back == x and abs(two - exact) < abs(one - exact):
+    one = Decimal(f"{digits}E{exp}")
+    if back == x and ctx.abs(ctx.subtract(two, exact)) < ctx.abs(ctx.subtract(one, exact)):
         return _digits(two)
     return digits, exp
 

@@ -399,11 +399,11 @@ class JsonConverter(Converter, HeaderConverter):
         for r, raw in zip(rows.tolist(), data.to_pylist(), strict=True):
             try:
                 schema, payload = _envelope_of(raw)
-            except (ValueError, UnicodeDecodeError) as e:
-                bad.add([r], PARSE_ERROR + str(e))
-                continue
             except DataError as e:
                 bad.add([r], str(e))
+                continue
+            except (ValueError, UnicodeDecodeError) as e:
+                bad.add([r], PARSE_ERROR + str(e))
                 continue
             key = json.dumps(schema, sort_keys=True, default=str)
             groups.setdefault(key, ([], []))
@@ -450,7 +450,9 @@ class JsonConverter(Converter, HeaderConverter):
         valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool) if arr.null_count else None
         inner = live if valid is None else (valid if live is None else live & valid)
         mask = arr.is_null() if arr.null_count else None
-        if pa.types.is_struct(t):
+        if pa.types.is_struct(t) and t.num_fields == 0:
+            out = arr
+        elif pa.types.is_struct(t):
             children = [self._finish(t.field(i), arr.field(i), top, inner, bad) for i in range(t.num_fields)]
             out = pa.StructArray.from_arrays(children, fields=list(t), mask=mask)
         elif pa.types.is_list(t):
@@ -690,8 +692,15 @@ def _read_inferred(wrapped: pa.Array) -> pa.Array | None:
     if _has_newlines(wrapped) is not None:
         return None
     values = _parse(wrapped, None)
-    if values is None or not _has_timestamp(values.type):
-        return values
+    if values is None:
+        return None
+    try:
+        values.validate(full=True)  # pyarrow's inference can drop a list's leading nulls
+    except pa.ArrowInvalid:
+        pass
+    else:
+        if not _has_timestamp(values.type):
+            return values
     return _parse(wrapped, pa.schema([pa.field("v", _no_timestamps(values.type))]))
 
 
@@ -706,7 +715,8 @@ def _has_timestamp(t: pa.DataType) -> bool:
 
 
 def _no_timestamps(t: pa.DataType) -> pa.DataType:
-    if pa.types.is_timestamp(t):
+    """The inferred type to read again with: timestamps (and all-null values) as strings."""
+    if pa.types.is_timestamp(t) or pa.types.is_null(t):
         return pa.string()
     if pa.types.is_struct(t):
         return pa.struct([t.field(i).with_type(_no_timestamps(t.field(i).type)) for i in range(t.num_fields)])

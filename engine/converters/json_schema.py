@@ -20,7 +20,7 @@ import binascii
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
@@ -33,6 +33,8 @@ META_KEY_OPTIONAL = b"connect.key.optional"
 """On a map's key field: the Connect key schema was optional (Arrow map keys never are)."""
 
 T = TypeVar("T")
+_EXACT = Context(prec=1000)
+"""Decimal arithmetic without rounding (the default context keeps 28 digits)."""
 
 _LOGICAL_PHYSICAL = {cs.DECIMAL: cs.BYTES, cs.DATE: cs.INT32, cs.TIME: cs.INT32, cs.TIMESTAMP: cs.INT64}
 _NODE_TYPES = ((bool, "BOOLEAN"), (str, "STRING"), (dict, "OBJECT"), (list, "ARRAY"), (int, "NUMBER"))
@@ -167,7 +169,7 @@ def decimal_of(value: Any, scale: int) -> Decimal:
             raise DataError("Invalid bytes for Decimal field") from e
         if not raw:
             raise DataError("Invalid bytes for Decimal field")
-        return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale)
+        return _EXACT.scaleb(Decimal(int.from_bytes(raw, "big", signed=True)), -scale)
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise DataError(
             "Invalid type for Decimal, underlying representation should be numeric or bytes but was "
@@ -178,7 +180,7 @@ def decimal_of(value: Any, scale: int) -> Decimal:
 
 def unscaled_bytes(d: Decimal, scale: int) -> bytes:
     """``Decimal.fromLogical``: the unscaled value at ``scale`` as minimal two's-complement bytes."""
-    unscaled = int(d.scaleb(scale).to_integral_value())
+    unscaled = int(_EXACT.scaleb(d, scale).to_integral_value(context=_EXACT))
     return unscaled.to_bytes(unscaled.bit_length() // 8 + 1, "big", signed=True)
 
 
@@ -355,7 +357,7 @@ def _primitive(node: Any, t: pa.DataType) -> Any:
     if pa.types.is_decimal(t):
         d = decimal_of(node, t.scale)
         try:
-            q = d.quantize(Decimal(1).scaleb(-t.scale))
+            q = d.quantize(Decimal(f"1E{-t.scale}"), context=_EXACT)
         except InvalidOperation:
             q = None
         if q is None or q != d or len(q.as_tuple().digits) > t.precision:

@@ -368,12 +368,23 @@ def _number(d: Decimal) -> Parsed:
 
 
 def _merge(a: Any, b: Any) -> Any:
-    """Kafka's ``mergeSchemas`` on kinds: equal kinds, or the wider of two numeric kinds; else None."""
-    if a == b:
+    """Kafka's ``mergeSchemas`` on kinds: equal kinds, or the wider of two numeric kinds.
+
+    Arrays and maps merge element-wise (Kafka keeps the first schema), None means "no value
+    seen yet", and :data:`_MIXED` marks kinds with nothing in common.
+    """
+    if a is None:
+        return b
+    if b is None or a == b:
         return a
     if a in _NUMERIC and b in _NUMERIC:
         return _NUMERIC[max(_NUMERIC.index(a), _NUMERIC.index(b))]
-    return None
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] and a[0] in ("array", "map"):
+        return (a[0], *(_merge(x, y) for x, y in zip(a[1:], b[1:], strict=True)))
+    return _MIXED
+
+
+_MIXED = ("mixed",)
 
 
 class _Merger:
@@ -381,18 +392,10 @@ class _Merger:
 
     def __init__(self) -> None:
         self.common: Any = None
-        self.compatible = True
 
     def merge(self, parsed: Parsed | None) -> None:
-        if parsed is None or not self.compatible:
-            return
-        self.common = parsed[0] if self.common is None else _merge(self.common, parsed[0])
-        self.compatible = self.common is not None
-        if not self.compatible:
-            self.common = _MIXED
-
-
-_MIXED = ("mixed",)
+        if parsed is not None:
+            self.common = _merge(self.common, parsed[0])
 
 
 def parse_string(text: str) -> Parsed | None:
@@ -438,12 +441,10 @@ def _typed_column(name: str, text: pa.Array, candidates: np.ndarray) -> tuple[pa
     kinds = [item[0] for item in parsed if item is not None]
     if not kinds:
         return pa.field(name, pa.string()), pa.nulls(len(text), pa.string())
-    common: Any = kinds[0]
-    for kind in kinds[1:]:
+    common: Any = None
+    for kind in kinds:
         common = _merge(common, kind)
-        if common is None:
-            break
-    typ = _arrow(common) if common is not None else None
+    typ = _arrow(common)
     if typ is None:
         return pa.field(name, pa.string()), text
     try:

@@ -130,7 +130,7 @@ class WorkerSinkTask(WorkerTask):
         self.task_closed = False
         self.current: dict[TopicPartition, int] = {}
         self.last_committed: dict[TopicPartition, int] = {}
-        consumer = Consumer({**conf, "logger": logging.getLogger("librdkafka")})
+        consumer = Consumer({**conf, "logger": logging.getLogger("librdkafka"), "on_commit": self._on_commit})
         self.consumer = consumer
         task.initialize(self.ctx)
         task.start(spec.task_config)
@@ -220,10 +220,13 @@ class WorkerSinkTask(WorkerTask):
             log.exception("pre_commit failed; rewinding to the last committed offsets")
             self._rewind()
             return
+        # An asynchronous commit still in flight may yet fail (e.g. in a rebalance), so
+        # ``last_committed`` holds only confirmed commits, and a synchronous commit is
+        # always sent.
         todo = {
             tp: o
             for tp, o in allowed.items()
-            if tp in offsets and o <= offsets[tp] and self.last_committed.get(tp) != o
+            if tp in offsets and o <= offsets[tp] and (not asynchronous or self.last_committed.get(tp) != o)
         }
         if not todo:
             return
@@ -232,10 +235,22 @@ class WorkerSinkTask(WorkerTask):
             if asynchronous:
                 self.consumer.commit(offsets=ktps, asynchronous=True)
             else:
-                self.consumer.commit(offsets=ktps, asynchronous=False)
-            self.last_committed.update(todo)
+                self._confirmed(self.consumer.commit(offsets=ktps, asynchronous=False) or [])
         except KafkaException as e:
             log.warning("Offset commit failed: %s", e)
+
+    def _on_commit(self, err: KafkaError | None, partitions: list[KTopicPartition]) -> None:
+        if err is not None:
+            log.warning("Asynchronous offset commit failed: %s", err)
+            return
+        self._confirmed(partitions)
+
+    def _confirmed(self, partitions: list[KTopicPartition]) -> None:
+        for p in partitions:
+            if p.error is None and p.offset >= 0:
+                tp = TopicPartition(p.topic, p.partition)
+                if tp in self.ctx.assigned:
+                    self.last_committed[tp] = p.offset
 
     def _rewind(self) -> None:
         for tp in list(self.ctx.assigned):

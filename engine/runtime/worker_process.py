@@ -79,7 +79,7 @@ class WorkerProcess:
             except (EOFError, OSError):
                 log.warning("Control pipe closed; stopping tasks and exiting")
                 self.channel.closed = True
-                self._stop_all(2.0)
+                self._stop_all(10.0)  # let sink tasks commit and leave their consumer groups
                 return
             if isinstance(msg, Shutdown):
                 self._stop_all(msg.timeout_ms / 1000)
