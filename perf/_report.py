@@ -29,6 +29,7 @@ class Result:
     processes: int | None = None
     broker_cpu_s: float | None = None
     machine_busy_cpu_s: float | None = None  # every process on the machine, in the window
+    harness_cpu_s: float = 0.0  # this benchmark process, in the window (the raw rows: = cpu_s)
     round: int = 0
     complete: bool = True
     clean_stop: bool = True
@@ -63,6 +64,10 @@ class Result:
         for k in ("records_per_s", "mb_per_s", "steady_records_per_s", "cpu_per_million"):
             d[k] = round(getattr(self, k), 3)
         d["steady_cpu_per_million"] = round(self.steady_cpu_per_million, 3)
+        d["others_cpu_s"] = None
+        if self.machine_busy_cpu_s is not None:
+            ours = self.harness_cpu_s + (self.cpu_s if self.kind == "ours" else 0.0)
+            d["others_cpu_s"] = round(self.machine_busy_cpu_s - ours - (self.broker_cpu_s or 0.0), 2)
         return d
 
 
@@ -95,23 +100,31 @@ def summary(r: Result, results: Sequence[Result], all_runs: Sequence[Result] = (
 
 HEADER = (
     "| scenario | records/s | MB/s | CPU s / 1M records | ours/raw | steady records/s "
-    "| steady CPU s / 1M | steady ours/raw | CPU ours/raw | start-up s | complete |"
+    "| steady CPU s / 1M | steady ours/raw | CPU ours/raw | start-up s | others' CPU % | complete |"
 )
 
 
 def render_table(report: dict[str, Any]) -> str:
-    """The report as a markdown table (raw rows first per direction)."""
+    """The report as a markdown table (raw rows first per direction). "others' CPU %" is
+    the share of the machine's cores that other processes (not ours, not the broker, not
+    this harness) used during the run: how noisy the measurement was."""
     rows = [HEADER, "|" + "---|" * (HEADER.count("|") - 1)]
+    cores = report["machine"].get("nproc") or 1
     order = sorted(report["scenarios"], key=lambda s: (s["direction"] != "source", s["kind"] != "raw"))
     for s in order:
         ratio = f"{s['ours_raw']:.2f}" if "ours_raw" in s else "1"
         sratio = f"{s['steady_ours_raw']:.2f}" if "steady_ours_raw" in s else "1"
         cratio = f"{s['steady_cpu_ours_raw']:.1f}" if "steady_cpu_ours_raw" in s else "1"
+        others = (
+            ""
+            if s.get("others_cpu_s") is None or not s["seconds"]
+            else (f"{max(0.0, 100 * s['others_cpu_s'] / (s['seconds'] * cores)):.0f}")
+        )
         rows.append(
             f"| {s['scenario']} | {s['records_per_s']:,.0f} | {s['mb_per_s']:.1f} "
             f"| {s['cpu_per_million']:.2f} | {ratio} | {s['steady_records_per_s']:,.0f} "
             f"| {s['steady_cpu_per_million']:.2f} | {sratio} | {cratio} | {s['startup_s']:.2f} "
-            f"| {'yes' if s['complete'] else 'NO'} |"
+            f"| {others} | {'yes' if s['complete'] else 'NO'} |"
         )
     return "\n".join(rows)
 
@@ -132,7 +145,15 @@ def write_results(report: dict[str, Any], out: Path) -> Path:
         "results": {
             s["scenario"]: {
                 k: s[k]
-                for k in ("records_per_s", "steady_records_per_s", "cpu_per_million", "ours_raw", "complete")
+                for k in (
+                    "records_per_s",
+                    "steady_records_per_s",
+                    "cpu_per_million",
+                    "steady_cpu_per_million",
+                    "ours_raw",
+                    "steady_cpu_ours_raw",
+                    "complete",
+                )
                 if k in s
             }
             for s in report["scenarios"]

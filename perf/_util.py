@@ -51,18 +51,20 @@ def machine() -> dict[str, Any]:
 
 
 def _git_rev() -> str | None:
-    try:
+    """The commit measured, with ``+dirty`` when the work tree has changes."""
+
+    def git(*args: str) -> str:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).parent,
-            check=False,
+            ["git", *args], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent, check=False
         )
+        return out.stdout.strip()
+
+    try:
+        rev = git("rev-parse", "--short", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return (rev + ("+dirty" if dirty else "")) if rev else None
 
 
 @dataclass

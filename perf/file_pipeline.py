@@ -164,6 +164,7 @@ def raw_produce(
         steady_cpu_s=cpu,
         complete=remaining == 0 and delivered == data.records,
         machine_busy_cpu_s=busy,
+        harness_cpu_s=cpu,
         broker_cpu_s=None if k0 is None or k1 is None else k1 - k0,
         topic=topic,
         notes="Producer: " + ", ".join(f"{k}={v}" for k, v in RAW_PRODUCER.items()),
@@ -215,6 +216,7 @@ def raw_consume(
         steady_cpu_s=cpu - (c_first - c0 if c_first is not None else 0.0),
         complete=n == data.records,
         machine_busy_cpu_s=busy,
+        harness_cpu_s=cpu,
         broker_cpu_s=None if k0 is None or k1 is None else k1 - k0,
         topic=topic,
         notes=f"Consumer.consume({RAW_CONSUME_BATCH}, 0.5) loop, assign() at offset 0, "
@@ -261,6 +263,7 @@ class Window:
     t0: float
     broker_cpu0: float | None
     busy0: float = field(default_factory=machine_busy)
+    harness0: float = field(default_factory=self_cpu)
     t_first: float | None = None
     cpu_first: float = 0.0
     n_first: int = 0
@@ -269,6 +272,7 @@ class Window:
     n_done: int = 0
     broker_cpu_done: float | None = None
     busy_done: float = 0.0
+    harness_done: float = 0.0
 
 
 def watch(
@@ -293,7 +297,7 @@ def watch(
         if n >= n_target:
             window.t_done, window.cpu_done, window.n_done = now, proc.tree.cpu(), n
             window.broker_cpu_done = pid_cpu(env.broker_pid)
-            window.busy_done = machine_busy()
+            window.busy_done, window.harness_done = machine_busy(), self_cpu()
             return
         if now - last_check > 1.0:
             last_check = now
@@ -331,6 +335,7 @@ def _result(
         processes=processes,
         broker_cpu_s=broker,
         machine_busy_cpu_s=w.busy_done - w.busy0,
+        harness_cpu_s=w.harness_done - w.harness0,
         cpu_by_process=proc.tree.by_process(),
     )
 

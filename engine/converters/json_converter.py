@@ -42,6 +42,7 @@ from engine.converters.json_schema import (
     field_from_schema,
     json_value,
     py_value,
+    reader,
     schema_text,
 )
 from engine.spi import schema as cs
@@ -87,17 +88,36 @@ def parse_json(raw: bytes, exact: bool = True) -> tuple[bool, Any]:
     Leading zeros are allowed (``ALLOW_LEADING_ZEROS_FOR_NUMBERS``) and anything after the
     first value is ignored, as Jackson does; an empty row is "missing".
     """
-    text = raw.decode("utf-8").lstrip(_WHITESPACE)
-    if not text:
+    text = raw.decode("utf-8")
+    if not text.strip(_WHITESPACE):
         return False, None
-    decoder = _EXACT if exact else _PLAIN
+    return True, _decode_value(text, _EXACT if exact else _PLAIN)[0]
+
+
+def _decode_value(text: str, decoder: json.JSONDecoder) -> tuple[Any, str]:
+    """The first JSON value of ``text`` and the text after it."""
+    text = text.lstrip(_WHITESPACE)
     try:
-        return True, decoder.raw_decode(text)[0]
+        value, end = decoder.raw_decode(text)
     except ValueError:
         patched = _LEADING_ZEROS.sub(lambda m: m.group(0) if m.group(0).startswith('"') else m.group(1), text)
         if patched == text:
             raise
-        return True, decoder.raw_decode(patched)[0]
+        value, end = decoder.raw_decode(patched)
+        text = patched
+    return value, text[end:]
+
+
+def _payload_after(start: int) -> Callable[[bytes], tuple[bool, Any]]:
+    """Reads the payload of envelopes whose first ``start`` bytes are a known schema prefix."""
+
+    def payload(raw: bytes) -> tuple[bool, Any]:
+        value, rest = _decode_value(raw[start:].decode("utf-8"), _EXACT)
+        if not rest.lstrip(_WHITESPACE).startswith("}"):
+            raise DataError(ENVELOPE_ERROR)
+        return True, value
+
+    return payload
 
 
 @dataclass
@@ -137,6 +157,7 @@ class JsonConverter(Converter, HeaderConverter):
         self.name = "value"
         self._write_cache: SchemaCache[str] = SchemaCache(1000)
         self._read_cache: SchemaCache[pa.Field | None] = SchemaCache(1000)
+        self._readers: dict[int, tuple[pa.Field, Callable[[Any], Any]]] = {}
 
     @classmethod
     def config_def(cls) -> ConfigDef:
@@ -204,6 +225,7 @@ class JsonConverter(Converter, HeaderConverter):
         size = int(values[SCHEMAS_CACHE_SIZE])
         self._write_cache = SchemaCache(size)
         self._read_cache = SchemaCache(size)
+        self._readers = {}
 
     # ------------------------------------------------------------------ header converter
 
@@ -297,24 +319,44 @@ class JsonConverter(Converter, HeaderConverter):
         wrapped = pc.binary_join_element_wise(_WRAP_B, data, _CLOSE_B, _EMPTY_B)
         values = _read_inferred(wrapped)
         if values is None:
-            values = self._schemaless_slowly(data, rows, bad, lambda raw: parse_json(raw, exact=False))
+            values = self._schemaless_slowly(
+                data, wrapped, rows, bad, lambda raw: parse_json(raw, exact=False)
+            )
         return _Part(rows, None, values)
 
     def _schemaless_slowly(
-        self, data: pa.Array, rows: np.ndarray, bad: _Bad, parse: Callable[[bytes], tuple[bool, Any]]
+        self,
+        data: pa.Array,
+        wrapped: pa.Array,
+        rows: np.ndarray,
+        bad: _Bad,
+        parse: Callable[[bytes], tuple[bool, Any]],
     ) -> pa.Array:
-        """Rows pyarrow could not type as one column: parsed one by one (malformed rows are bad)."""
-        objs: list[Any] = []
-        for r, raw in zip(rows.tolist(), data.to_pylist(), strict=True):
-            try:
-                objs.append(parse(raw)[1])
-            except DataError as e:
-                bad.add([r], str(e))
-                objs.append(None)
-            except (ValueError, UnicodeDecodeError) as e:
-                bad.add([r], PARSE_ERROR + str(e))
-                objs.append(None)
-        return infer_array(objs)
+        """Rows pyarrow could not type as one column.
+
+        Malformed rows are found by bisection (only the failing blocks are parsed in Python);
+        a batch without any is one whose values clash in type, and is read row by row.
+        """
+        suspects = [] if _mixed_types(wrapped) else _bisect(wrapped, None)
+        for i in suspects:
+            self._parse_row(data[i].as_py(), int(rows[i]), bad, parse)
+        if bad.rows:
+            return pa.nulls(len(data))
+        return infer_array(
+            [
+                self._parse_row(raw, r, bad, parse)
+                for r, raw in zip(rows.tolist(), data.to_pylist(), strict=True)
+            ]
+        )
+
+    def _parse_row(self, raw: bytes, row: int, bad: _Bad, parse: Callable[[bytes], tuple[bool, Any]]) -> Any:
+        try:
+            return parse(raw)[1]
+        except DataError as e:
+            bad.add([row], str(e))
+        except (ValueError, UnicodeDecodeError) as e:
+            bad.add([row], PARSE_ERROR + str(e))
+        return None
 
     # schemas.enable=true -----------------------------------------------------------
 
@@ -357,12 +399,18 @@ class JsonConverter(Converter, HeaderConverter):
         if f is None:
             values = _read_inferred(wrapped)
             if values is None:
-                values = self._schemaless_slowly(data, rows, bad, _payload_of)
+                values = self._schemaless_slowly(data, wrapped, rows, bad, _payload_after(len(prefix)))
             return _Part(rows, None, values)
-        return _Part(rows, f, self._read_typed(f, wrapped, data, rows, bad))
+        return _Part(rows, f, self._read_typed(f, wrapped, data, rows, bad, _payload_after(len(prefix))))
 
     def _read_typed(
-        self, f: pa.Field, wrapped: pa.Array, data: pa.Array, rows: np.ndarray, bad: _Bad
+        self,
+        f: pa.Field,
+        wrapped: pa.Array,
+        data: pa.Array,
+        rows: np.ndarray,
+        bad: _Bad,
+        payload: Callable[[bytes], tuple[bool, Any]],
     ) -> pa.Array:
         target = _read_type(f.type, self.decimal_numeric)
         if target is None:
@@ -373,16 +421,24 @@ class JsonConverter(Converter, HeaderConverter):
         for lo, hi, values in chunks:
             local = rows[lo:hi]
             if values is None:
-                out.append(self._typed_slowly(f, data.slice(lo, hi - lo), local, bad))
+                out.append(self._typed_slowly(f, data.slice(lo, hi - lo), local, bad, payload))
             else:
                 out.append(self._finish(f, values, lambda i, local=local: local[i], None, bad))
         return out[0] if len(out) == 1 else pa.concat_arrays(out)
 
-    def _typed_slowly(self, f: pa.Field, data: pa.Array, rows: np.ndarray, bad: _Bad) -> pa.Array:
+    def _typed_slowly(
+        self,
+        f: pa.Field,
+        data: pa.Array,
+        rows: np.ndarray,
+        bad: _Bad,
+        payload: Callable[[bytes], tuple[bool, Any]],
+    ) -> pa.Array:
         values = []
+        read = self._reader(f)
         for r, raw in zip(rows.tolist(), data.to_pylist(), strict=True):
             try:
-                values.append(py_value(_payload_of(raw)[1], f, self.replace_null))
+                values.append(read(payload(raw)[1]))
             except DataError as e:
                 bad.add([r], str(e))
                 values.append(None)
@@ -417,9 +473,10 @@ class JsonConverter(Converter, HeaderConverter):
                 bad.add(grows, str(e))
                 continue
             values: list[Any] = []
+            read = None if f is None else self._reader(f)
             for r, (_, payload) in zip(grows, items, strict=True):
                 try:
-                    values.append(payload if f is None else py_value(payload, f, self.replace_null))
+                    values.append(payload if read is None else read(payload))
                 except DataError as e:
                     bad.add([r], str(e))
                     values.append(None)
@@ -428,6 +485,17 @@ class JsonConverter(Converter, HeaderConverter):
             arr = infer_array(values) if f is None else pa.array(values, f.type)
             parts.append(_Part(np.array(grows, np.int64), f, arr))
         return parts
+
+    def _reader(self, f: pa.Field) -> Callable[[Any], Any]:
+        """The compiled per-row reader of a (cached, hence long-lived) field."""
+        key = id(f)
+        hit = self._readers.get(key)
+        if hit is None or hit[0] is not f:
+            if len(self._readers) > 64:
+                self._readers.clear()
+            hit = (f, reader(f, self.replace_null))
+            self._readers[key] = hit
+        return hit[1]
 
     def _generic_field(self, key: str, schema: Any) -> pa.Field | None:
         if "\0" + key in self._read_cache:
@@ -589,10 +657,6 @@ def _envelope_of(raw: bytes) -> tuple[Any, Any]:
     return node["schema"], node["payload"]
 
 
-def _payload_of(raw: bytes) -> tuple[bool, Any]:
-    return True, _envelope_of(raw)[1]
-
-
 def _read_type(t: pa.DataType, decimal_numeric: bool) -> pa.DataType | None:
     """The type pyarrow.json reads a value of Arrow type ``t`` as (None: it cannot)."""
     if pa.types.is_binary(t):
@@ -685,6 +749,18 @@ def _bisect(wrapped: pa.Array, schema: pa.Schema | None) -> list[int]:
         if values is None:
             out.extend(range(lo, hi))
     return out
+
+
+def _mixed_types(wrapped: pa.Array) -> bool:
+    """Whether pyarrow's inference fails on a type clash (rather than on malformed JSON)."""
+    if _has_newlines(wrapped) is not None:
+        return False
+    opts = pj.ReadOptions(use_threads=False, block_size=max(_blob(wrapped).size + 1, 1 << 16))
+    try:
+        pj.read_json(pa.BufferReader(_blob(wrapped)), read_options=opts)
+    except pa.ArrowInvalid as e:
+        return "changed from" in str(e)
+    return False
 
 
 def _read_inferred(wrapped: pa.Array) -> pa.Array | None:

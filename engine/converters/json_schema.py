@@ -19,7 +19,7 @@ import base64
 import binascii
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
@@ -299,113 +299,182 @@ def payload_default(value: Any, f: pa.Field) -> Any:
 
 # ---------------------------------------------------------------------------- values
 
+Reader = Callable[[Any], Any]
+
 
 def py_value(node: Any, f: pa.Field, replace_null: bool) -> Any:
     """One parsed JSON value → the Python value of ``f``'s Arrow type (Kafka's ``convertToConnect``).
 
     Raises DataError where Kafka does, and also where Kafka would silently read a value of
-    the wrong JSON type as 0 or null.
+    the wrong JSON type as 0 or null. For many rows, compile once with :func:`reader`.
     """
-    if node is None:
-        if replace_null and cs.has_default(f):
-            return py_value(cs.schema_default(f), f.remove_metadata().with_nullable(True), False)
-        if f.nullable:
-            return None
-        raise DataError(f"Invalid null value for required {cs.connect_type(f.type).upper()} field")
-    t = f.type
+    return reader(f, replace_null)(node)
+
+
+def reader(f: pa.Field, replace_null: bool) -> Reader:
+    """:func:`py_value` for one field, with the type dispatch done once."""
+    convert = _type_reader(f.type, replace_null)
+    nullable = bool(f.nullable)
+    default: list[Any] = []
+    if replace_null and cs.has_default(f):
+        default.append(reader(f.remove_metadata().with_nullable(True), False)(cs.schema_default(f)))
+    message = f"Invalid null value for required {cs.connect_type(f.type).upper()} field"
+
+    def read(node: Any) -> Any:
+        if node is None:
+            if default:
+                return default[0]
+            if nullable:
+                return None
+            raise DataError(message)
+        return convert(node)
+
+    return read
+
+
+def _type_reader(t: pa.DataType, replace_null: bool) -> Reader:
     if pa.types.is_struct(t):
-        if not isinstance(node, dict):
-            raise DataError("Structs should be encoded as JSON objects, but found " + node_type(node))
-        return {c.name: py_value(node.get(c.name), c, replace_null) for c in t}
+        children = [(c.name, reader(c, replace_null)) for c in t]
+
+        def struct(node: Any) -> Any:
+            if type(node) is not dict:
+                raise DataError("Structs should be encoded as JSON objects, but found " + node_type(node))
+            return {name: read(node.get(name)) for name, read in children}
+
+        return struct
     if pa.types.is_map(t):
-        return _map_value(node, t, replace_null)
+        return _map_reader(t, replace_null)
     if pa.types.is_list(t):
-        if not isinstance(node, list):
-            raise DataError(f"Invalid type for ARRAY: {node_type(node)}")
-        return [py_value(v, t.value_field, replace_null) for v in node]
-    return _primitive(node, t)
+        item = reader(t.value_field, replace_null)
+
+        def array(node: Any) -> Any:
+            if type(node) is not list:
+                raise DataError(f"Invalid type for ARRAY: {node_type(node)}")
+            return [item(v) for v in node]
+
+        return array
+    return _primitive_reader(t)
 
 
-def _map_value(node: Any, t: pa.MapType, replace_null: bool) -> list[tuple[Any, Any]]:
+def _map_reader(t: pa.MapType, replace_null: bool) -> Reader:
+    value = reader(t.item_field, replace_null)
     if pa.types.is_string(t.key_type):
-        if not isinstance(node, dict):
+
+        def object_map(node: Any) -> Any:
+            if type(node) is not dict:
+                raise DataError(
+                    "Maps with string fields should be encoded as JSON objects, but found " + node_type(node)
+                )
+            return [(k, value(v)) for k, v in node.items()]
+
+        return object_map
+    key = reader(t.key_field.with_nullable(False), replace_null)
+
+    def pairs_map(node: Any) -> Any:
+        if type(node) is not list:
             raise DataError(
-                "Maps with string fields should be encoded as JSON objects, but found " + node_type(node)
+                "Maps with non-string fields should be encoded as JSON array of tuples, but found "
+                + node_type(node)
             )
-        return [(k, py_value(v, t.item_field, replace_null)) for k, v in node.items()]
-    if not isinstance(node, list):
-        raise DataError(
-            "Maps with non-string fields should be encoded as JSON array of tuples, but found "
-            + node_type(node)
-        )
-    out = []
-    for entry in node:
-        if not isinstance(entry, list):
-            raise DataError("Found invalid map entry instead of array tuple: " + node_type(entry))
-        if len(entry) != 2:
-            raise DataError(f"Found invalid map entry, expected length 2 but found :{len(entry)}")
-        key = py_value(entry[0], t.key_field.with_nullable(False), replace_null)
-        out.append((key, py_value(entry[1], t.item_field, replace_null)))
-    return out
+        out = []
+        for entry in node:
+            if type(entry) is not list:
+                raise DataError("Found invalid map entry instead of array tuple: " + node_type(entry))
+            if len(entry) != 2:
+                raise DataError(f"Found invalid map entry, expected length 2 but found :{len(entry)}")
+            out.append((key(entry[0]), value(entry[1])))
+        return out
+
+    return pairs_map
 
 
 _INT_BITS = {8: 7, 16: 15, 32: 31, 64: 63}
 
 
-def _primitive(node: Any, t: pa.DataType) -> Any:
-    kind = node_type(node)
+def _primitive_reader(t: pa.DataType) -> Reader:
+    type_name = cs.connect_type(t).upper()
     if pa.types.is_decimal(t):
+        return _decimal_reader(t)
+    if pa.types.is_integer(t) or pa.types.is_temporal(t):
+        return _integer_reader(t, type_name)
+    if pa.types.is_floating(t):
+
+        def floating(node: Any) -> Any:
+            kind = type(node)
+            if kind is float or kind is int or kind is Decimal:
+                return float(node)
+            if kind is str and node in ("NaN", "Infinity", "-Infinity"):
+                return float(node)
+            raise DataError(f"Invalid type for {type_name}: {node_type(node)}")
+
+        return floating
+    if pa.types.is_boolean(t):
+        return _exactly(bool, "Invalid type for BOOLEAN: ")
+    if pa.types.is_string(t):
+        return _exactly(str, "Invalid type for STRING: ")
+    if pa.types.is_binary(t):
+
+        def binary(node: Any) -> Any:
+            if type(node) is not str:
+                raise DataError("Invalid bytes field")
+            try:
+                return base64.b64decode(node, validate=True)
+            except (binascii.Error, ValueError) as e:
+                raise DataError("Invalid bytes field") from e
+
+        return binary
+    return _exactly(type(None), f"Invalid type for {type_name}: ")
+
+
+def _exactly(kind: type, message: str) -> Reader:
+    def check(node: Any) -> Any:
+        if type(node) is not kind:
+            raise DataError(message + node_type(node))
+        return node
+
+    return check
+
+
+def _integer_reader(t: pa.DataType, type_name: str) -> Reader:
+    width = t.bit_width if pa.types.is_integer(t) else (64 if pa.types.is_timestamp(t) else 32)
+    low, high = -(1 << _INT_BITS[width]), (1 << _INT_BITS[width]) - 1
+    name = cs.schema_name(pa.field("x", t))
+    if name is not None:
+        word = "integral" if name == cs.TIMESTAMP else "integer"
+        wrong = (
+            f"Invalid type for {name.rsplit('.', 1)[-1]}, underlying representation should be {word} but was "
+        )
+    else:
+        wrong = f"Invalid type for {type_name}: "
+
+    def integer(node: Any) -> Any:
+        kind = type(node)
+        if kind is not int:
+            integral = (kind is float or kind is Decimal) and math.isfinite(node) and node == int(node)
+            if not integral:
+                raise DataError(wrong + node_type(node))
+            node = int(node)
+        if not low <= node <= high:
+            raise DataError(f"Value {node} is out of range for {type_name}")
+        return node
+
+    return integer
+
+
+def _decimal_reader(t: pa.DataType) -> Reader:
+    quantum = Decimal(f"1E{-t.scale}")
+
+    def decimal(node: Any) -> Any:
         d = decimal_of(node, t.scale)
         try:
-            q = d.quantize(Decimal(f"1E{-t.scale}"), context=_EXACT)
+            q = d.quantize(quantum, context=_EXACT)
         except InvalidOperation:
             q = None
         if q is None or q != d or len(q.as_tuple().digits) > t.precision:
             raise DataError(f"Decimal value {d} does not fit decimal({t.precision}, {t.scale})")
         return q
-    if pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_time(t) or pa.types.is_timestamp(t):
-        if kind != "NUMBER" or (
-            isinstance(node, float | Decimal) and (not math.isfinite(node) or node != int(node))
-        ):
-            name = cs.schema_name(pa.field("x", t))
-            if name is not None:
-                word = "integral" if name == cs.TIMESTAMP else "integer"
-                short = name.rsplit(".", 1)[-1]
-                raise DataError(
-                    f"Invalid type for {short}, underlying representation should be {word} but was {kind}"
-                )
-            raise DataError(f"Invalid type for {cs.connect_type(t).upper()}: {kind}")
-        value = int(node)
-        bits = _INT_BITS.get(
-            t.bit_width if pa.types.is_integer(t) else (64 if pa.types.is_timestamp(t) else 32), 63
-        )
-        if not -(1 << bits) <= value < (1 << bits):
-            raise DataError(f"Value {value} is out of range for {cs.connect_type(t).upper()}")
-        return value
-    if pa.types.is_floating(t):
-        if kind == "STRING" and node in ("NaN", "Infinity", "-Infinity"):
-            return float(node)
-        if kind != "NUMBER":
-            raise DataError(f"Invalid type for {cs.connect_type(t).upper()}: {kind}")
-        return float(node)
-    if pa.types.is_boolean(t):
-        if kind != "BOOLEAN":
-            raise DataError(f"Invalid type for BOOLEAN: {kind}")
-        return node
-    if pa.types.is_string(t):
-        if kind != "STRING":
-            raise DataError(f"Invalid type for STRING: {kind}")
-        return node
-    if pa.types.is_binary(t):
-        if kind != "STRING":
-            raise DataError("Invalid bytes field")
-        try:
-            return base64.b64decode(node, validate=True)
-        except (binascii.Error, ValueError) as e:
-            raise DataError("Invalid bytes field") from e
-    if pa.types.is_null(t):
-        raise DataError(f"Invalid type for STRING: {kind}")
-    raise DataError(f"Unsupported type {t}")
+
+    return decimal
 
 
 class SchemaCache(Generic[T]):

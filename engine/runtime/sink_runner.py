@@ -274,6 +274,7 @@ class WorkerSinkTask(WorkerTask):
 
     def _on_assign(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
+        log.info("Assigned partitions: %s", ", ".join(f"{tp.topic}-{tp.partition}" for tp in tps))
         self.ctx.assigned.update(tps)
         self.note_topics({tp.topic for tp in tps})
         self.sink.open(tps)
@@ -284,6 +285,10 @@ class WorkerSinkTask(WorkerTask):
         if self.task_closed:
             return
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
+        log.info(
+            "Revoked partitions: %s",
+            ", ".join(f"{tp.topic}-{tp.partition}@{self.current.get(tp)}" for tp in tps),
+        )
         self._commit({tp: o for tp, o in self.current.items() if tp in tps}, asynchronous=False)
         self.sink.close(tps)
         for tp in tps:

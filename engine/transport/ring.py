@@ -112,7 +112,7 @@ _EOS_BYTES = 8  # IPC end-of-stream marker
 # header, in 8-byte words: constants; then one 128-byte line per side (no false sharing)
 _H_MAGIC, _H_VERSION, _H_CAPACITY = 0, 1, 2
 _H_WRITE_POS, _H_WRITE_SEQ, _H_WRITER_CLOSED = 16, 17, 18
-_H_READ_POS, _H_READ_SEQ, _H_READER_CLOSED = 32, 33, 34
+_H_READ_POS, _H_READ_SEQ, _H_READER_CLOSED, _H_TAKEN_SEQ = 32, 33, 34, 35
 # slot header, in 8-byte words from the slot's start
 _S_KIND, _S_SLOT_BYTES, _S_PAYLOAD_BYTES, _S_SEQ, _S_SCHEMA_ID, _S_BATCH_OFFSET = range(6)
 _PAD, _BATCH, _STREAM = 1, 2, 3  # _STREAM: has dictionaries, read it as a stream
@@ -320,12 +320,25 @@ class RingWriter(_Side):
                 self._publish((HEADER_BYTES + offset) // 8, _PAD, tail)
                 continue
             if self._bell.wait(deadline) is Wake.TIMEOUT:
-                raise RingFullError(
-                    f"ring full for {timeout}s: the batch needs {need} contiguous bytes, {free} of "
-                    f"{self.capacity_bytes} are free and {self._seq - words[_H_READ_SEQ]} batches are "
-                    "written but not yet freed (a slot is freed when the reader drops every "
-                    "reference to its batch)"
-                )
+                raise self._full(need, free, timeout)
+
+    def _full(self, need: int, free: int, timeout: float | None) -> RingFullError:
+        words = self._words
+        unread = self._seq - words[_H_TAKEN_SEQ]
+        held = words[_H_TAKEN_SEQ] - words[_H_READ_SEQ]
+        hint = (
+            "the reader still references batches it has read: a slot is freed only when the "
+            "last reference to its batch (or a column or slice of it) is dropped; a "
+            "`for batch in reader` loop holds the previous batch while it waits for the next, "
+            "so size the ring for two of the largest batches or `del batch` in the loop"
+            if held
+            else "the reader is not keeping up"
+        )
+        return RingFullError(
+            f"ring full for {timeout}s: the batch needs {need} contiguous bytes, {free} of "
+            f"{self.capacity_bytes} are free; {unread} written batches are unread and {held} read "
+            f"but not freed; {hint}"
+        )
 
     def _publish(self, w: int, kind: int, slot_bytes: int) -> None:
         words = self._words
@@ -430,6 +443,7 @@ class RingReader(_Side):
                 return
             if batch is not None:
                 yield batch
+                del batch  # do not hold the slot while waiting for the next one
 
     def _take(self) -> pa.RecordBatch | None:
         """Read the slot at the read position; ``None`` if it was padding."""
@@ -448,6 +462,7 @@ class RingReader(_Side):
         if seq != self._seq + 1 or kind not in (_BATCH, _STREAM):
             raise TransportError(f"corrupt ring: slot kind {kind}, sequence {seq} after {self._seq}")
         self._seq = seq
+        words[_H_TAKEN_SEQ] = seq
         payload = words[w + _S_PAYLOAD_BYTES]
         view = self._seg.view[start + SLOT_HEADER_BYTES : start + SLOT_HEADER_BYTES + payload]
         slot = _Slot(self._self_ref, self._next, seq)

@@ -58,6 +58,8 @@ class Doorbell:
 
     def ring(self) -> None:
         """Wake the peer (never blocks; a dead peer only sets :attr:`peer_gone`)."""
+        if self.notify_fd < 0:
+            return
         try:
             os.write(self.notify_fd, b"\x01")
         except BlockingIOError:

@@ -197,8 +197,9 @@ BAD_CREATES: list[tuple[str, Any, str]] = [
     (
         "two invalid values",
         {"name": "bad-2", "config": {**FILE_SOURCE, "tasks.max": "many", "batch.size": "0"}},
-        invalid(
+        invalid(  # as in Kafka, the validator also runs on the unparsable value, as null
             "Invalid value many for configuration tasks.max: Not a number of type INT",
+            "Invalid value null for configuration tasks.max: Value must be non-null",
             "Invalid value 0 for configuration batch.size: Value must be at least 1",
         ),
     ),
@@ -317,6 +318,25 @@ def test_numbers_and_booleans_become_strings(rest: RestClient, tmp_path: Path) -
     assert rest.ok("GET", f"/connectors/{name}/config") == expected
 
 
+@pytest.mark.xfail(
+    reason="engine/runtime/connector_config.py validates a connector's converter without setting "
+    "converter.type (Kafka sets it to key/value/header first), so any *.converter override is refused",
+    strict=True,
+)
+def test_converter_override(rest: RestClient, tmp_path: Path) -> None:
+    name = unique("converter")
+    config = source_config(
+        tmp_path,
+        **{
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+        },
+    )
+    r = rest.put("/connector-plugins/FileStreamSource/config/validate", {**config, "name": name})
+    assert r.json()["error_count"] == 0, r.body
+    assert rest.create(name, config)["config"] == {**config, "name": name}
+
+
 @pytest.mark.parametrize("prefix", ["with spaces", "ünïcödé 日本語", "dots.and-dashes_and~tilde"])
 def test_names_are_url_encoded(rest: RestClient, tmp_path: Path, prefix: str) -> None:
     name = unique(prefix)
@@ -370,7 +390,10 @@ def test_put_config_rejections_keep_the_old_config(rest: RestClient, tmp_path: P
             {**config, "name": "someone-else"},
             f"Connector name configuration (someone-else) doesn't match connector name in the URL ({name})",
         ),
-        ({**config, "topic": ""}, invalid("Invalid value  for configuration topic: String must be non-empty")),
+        (
+            {**config, "topic": ""},
+            invalid("Invalid value  for configuration topic: String must be non-empty"),
+        ),
         ({**config, "file": None}, invalid("Null value can not be supplied as the configuration value.")),
         (["not", "a", "map"], "The config must be a JSON object of string values"),
     ]
@@ -384,7 +407,10 @@ def test_put_config_with_bad_name_creates_nothing(rest: RestClient, tmp_path: Pa
     before = rest.names()
     name = unique("put-new")
     r = rest.put(f"/connectors/{name}/config", {**source_config(tmp_path), "name": "x"})
-    assert r.error == (400, f"Connector name configuration (x) doesn't match connector name in the URL ({name})")
+    assert r.error == (
+        400,
+        f"Connector name configuration (x) doesn't match connector name in the URL ({name})",
+    )
     r = rest.put(f"/connectors/{name}/config", {"connector.class": "FileStreamSource"})
     assert r.error == (400, invalid('Missing required configuration "topic" which has no default value.'))
     assert rest.names() == before
@@ -404,7 +430,6 @@ def test_patch_config(rest: RestClient, tmp_path: Path) -> None:
     r = rest.patch(f"/connectors/{name}/config", {"topic": "patched", "batch.size": None, "tasks.max": 1})
     assert r.status == 200
     expected = {**source_config(tmp_path, topic="patched"), "tasks.max": "1", "name": name}
-    del expected["batch.size"]
     assert r.json() == {
         "name": name,
         "config": expected,
@@ -536,7 +561,11 @@ def test_restart(rest: RestClient, tmp_path: Path, worker_id: str) -> None:
     running(rest, name)
 
     healthy = rest.status(name)
-    for query in ("onlyFailed=true", "includeTasks=true&onlyFailed=true", "includeTasks=TRUE&onlyFailed=True"):
+    for query in (
+        "onlyFailed=true",
+        "includeTasks=true&onlyFailed=true",
+        "includeTasks=TRUE&onlyFailed=True",
+    ):
         r = rest.post(f"/connectors/{name}/restart?{query}")
         assert r.status == 202, query
         assert r.json() == healthy, query  # nothing failed, so nothing restarts
@@ -624,6 +653,31 @@ def test_topics_of_unknown_connector_is_empty(rest: RestClient) -> None:
     assert rest.ok("PUT", f"/connectors/{UNKNOWN}/topics/reset", status=202) is None
 
 
+@pytest.mark.parametrize(
+    ("settings", "get_message", "reset_message"),
+    [
+        ({"topic.tracking.enable": "false"}, "Topic tracking is disabled.", "Topic tracking is disabled."),
+        ({"topic.tracking.allow.reset": "false"}, None, "Topic tracking reset is disabled."),
+    ],
+)
+def test_topic_tracking_settings(
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    settings: dict[str, str],
+    get_message: str | None,
+    reset_message: str,
+) -> None:
+    for _, rest in rest_worker(tmp_path / "worker", kafka_bootstrap, **settings):
+        name = unique("tracking")
+        rest.create(name, source_config(tmp_path))
+        r = rest.get(f"/connectors/{name}/topics")
+        if get_message is None:
+            assert r.json() == {name: {"topics": []}}
+        else:
+            assert r.error == (403, get_message)
+        assert rest.put(f"/connectors/{name}/topics/reset").error == (403, reset_message)
+
+
 # -- offsets ---------------------------------------------------------------------------------------
 def test_source_offsets(rest: RestClient, tmp_path: Path, new_topic: TopicFactory) -> None:
     name, topic = unique("src-offsets"), new_topic()
@@ -639,7 +693,8 @@ def test_source_offsets(rest: RestClient, tmp_path: Path, new_topic: TopicFactor
     assert rest.delete(f"/connectors/{name}/offsets").error == (400, must_stop(name))
     rest.ok("PUT", f"/connectors/{name}/pause", status=202)  # paused is not stopped
     assert rest.patch(f"/connectors/{name}/offsets", altered).error == (400, must_stop(name))
-    for empty in ({"offsets": []}, {}, {"offsets": None}):
+    empties: list[dict[str, Any]] = [{"offsets": []}, {}, {"offsets": None}]
+    for empty in empties:
         assert rest.patch(f"/connectors/{name}/offsets", empty).error == (400, NO_OFFSETS)
 
     rest.ok("PUT", f"/connectors/{name}/stop", status=204)
@@ -694,9 +749,9 @@ def test_connector_plugins(rest: RestClient) -> None:
     ]
     assert rest.ok("GET", "/connector-plugins") == connectors
     assert rest.ok("GET", "/connector-plugins?connectorsOnly=true") == connectors
-    assert rest.ok("GET", "/connector-plugins?connectorsOnly=yes") == connectors  # Java boolean
+    assert rest.ok("GET", "/connector-plugins?connectorsOnly=TRUE") == connectors
 
-    for query in ("connectorsOnly=false", "connectorsOnly=FALSE"):
+    for query in ("connectorsOnly=false", "connectorsOnly=FALSE", "connectorsOnly=yes"):  # Java booleans
         every: list[dict[str, str]] = rest.ok("GET", f"/connector-plugins?{query}")
         assert every[:2] == connectors
         kinds = [p["type"] for p in every]
@@ -705,7 +760,9 @@ def test_connector_plugins(rest: RestClient) -> None:
             classes = [p["class"] for p in every if p["type"] == kind]
             assert classes == sorted(classes)
         assert {"class": "engine.converters.json_converter.JsonConverter", "type": "converter"}.items() <= (
-            next(p for p in every if p["type"] == "converter" and p["class"].endswith("JsonConverter")).items()
+            next(
+                p for p in every if p["type"] == "converter" and p["class"].endswith("JsonConverter")
+            ).items()
         )
         assert {p["class"] for p in every if p["type"] == "converter"} >= {
             "engine.converters.bytearray_converter.ByteArrayConverter",
@@ -735,7 +792,11 @@ def test_plugin_config(rest: RestClient) -> None:
     assert by_short[1] == topic
     assert {"name", "connector.class", "tasks.max", "transforms", "offsets.storage.topic"} <= set(names[3:])
     assert len(names) == len(set(names))
-    for alias in ("org.apache.kafka.connect.file.FileStreamSourceConnector", SOURCE, "FileStreamSourceConnector"):
+    for alias in (
+        "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        SOURCE,
+        "FileStreamSourceConnector",
+    ):
         assert rest.ok("GET", f"/connector-plugins/{alias}/config") == by_short, alias
 
     sink = [k["name"] for k in rest.ok("GET", "/connector-plugins/FileStreamSink/config")]
@@ -789,9 +850,13 @@ def test_validate(rest: RestClient) -> None:
     assert (ok["name"], ok["error_count"]) == ("FileStreamSource", 0)
 
     r = rest.put(
-        "/connector-plugins/FileStreamSink/config/validate", {"connector.class": "FileStreamSource", "topic": "t"}
+        "/connector-plugins/FileStreamSink/config/validate",
+        {"connector.class": "FileStreamSource", "topic": "t"},
     )
-    assert r.error == (400, "Included connector type FileStreamSource does not match request type FileStreamSink")
+    assert r.error == (
+        400,
+        "Included connector type FileStreamSource does not match request type FileStreamSink",
+    )
     r = rest.put("/connector-plugins/Nope/config/validate", {"connector.class": "FileStreamSource"})
     assert r.error == (400, "Included connector type FileStreamSource does not match request type Nope")
     r = rest.put("/connector-plugins/FileStreamSource/config/validate", {"topic": "t"})
@@ -844,9 +909,12 @@ def test_malformed_bodies(rest: RestClient, method: str, path: str) -> None:
     before = rest.names()
     r = rest.request(method, path, body=b'{"name": ')
     assert r.error == (400, "Request body is not valid JSON: Expecting value: line 1 column 10 (char 9)")
-    r = rest.request(method, path, body=b"\xff\xfe{}")
-    assert r.status == 400
-    assert r.error[1].startswith("Request body is not valid JSON: 'utf-8' codec can't decode byte 0xff")
+    r = rest.request(method, path, body=b'{"a": "\xff"}')
+    assert r.error == (
+        400,
+        "Request body is not valid JSON: "
+        "'utf-8' codec can't decode byte 0xff in position 7: invalid start byte",
+    )
     r = rest.request(method, path, body=b"{}", content_type="text/plain")
     assert r.error == (415, "Unsupported content type 'text/plain': send application/json")
     r = rest.request(method, path, body=b"{}", content_type=None)
@@ -866,7 +934,9 @@ def test_malformed_bodies(rest: RestClient, method: str, path: str) -> None:
 def test_json_content_type_with_charset(rest: RestClient, tmp_path: Path) -> None:
     name = unique("charset")
     body = f'{{"name": "{name}", "config": {{"connector.class": "FileStreamSource", "topic": "t"}}}}'
-    r = rest.request("POST", "/connectors", body=body.encode(), content_type="application/json; charset=UTF-8")
+    r = rest.request(
+        "POST", "/connectors", body=body.encode(), content_type="application/json; charset=UTF-8"
+    )
     assert r.status == 201
 
 
@@ -892,7 +962,14 @@ def test_wrong_method_is_405(rest: RestClient, method: str, path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/nope", "/connectors/x/nope", "/connectors/x/tasks/0", "/connectors/a%2Fb", "/connector-plugins/x", "/admin"],
+    [
+        "/nope",
+        "/connectors/x/nope",
+        "/connectors/x/tasks/0",
+        "/connectors/a%2Fb",
+        "/connector-plugins/x",
+        "/admin",
+    ],
 )
 def test_unknown_path_is_404(rest: RestClient, path: str) -> None:
     assert rest.get(path).error == (404, "HTTP 404 Not Found")
@@ -915,13 +992,14 @@ def test_connectors_created_over_rest_move_records(
     running(rest, src)
     running(rest, sink)
     assert rest.ok("GET", f"/connectors/{src}/topics") == {src: {"topics": [topic]}}
-    wait_until(lambda: rest.ok("GET", f"/connectors/{sink}/topics") == {sink: {"topics": [topic]}}, FLOW_S, "x")
-    position = len(data.encode())
     wait_until(
-        lambda: rest.ok("GET", f"/connectors/{src}/offsets")["offsets"][0]["offset"] == {"position": position},
-        FLOW_S,
-        "the source offset",
+        lambda: rest.ok("GET", f"/connectors/{sink}/topics") == {sink: {"topics": [topic]}}, FLOW_S, "x"
     )
+    position = len(data.encode())
+    at_end = {
+        "offsets": [{"partition": {"filename": str(tmp_path / "in.txt")}, "offset": {"position": position}}]
+    }
+    wait_until(lambda: rest.ok("GET", f"/connectors/{src}/offsets") == at_end, FLOW_S, "the source offset")
     for name in (src, sink):
         assert rest.delete(f"/connectors/{name}").status == 204
 

@@ -170,7 +170,8 @@ def test_two_sink_tasks_share_partitions_without_loss(
     from confluent_kafka import Producer
 
     topic = new_topic(4)
-    p = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
+    # idempotence: without it, retries on a fresh topic may reorder the test's own input
+    p = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5, "enable.idempotence": True})
     for i in range(40_000):
         p.produce(topic, f"{i % 4}:{i:08d}".encode(), partition=i % 4)
     assert p.flush(30) == 0
@@ -190,6 +191,11 @@ def test_two_sink_tasks_share_partitions_without_loss(
     proc = Standalone(tmp_path, worker, sink)
     try:
         proc.wait_for(lambda: count_lines(tmp_path / "out.txt") >= 40_000, 120, "40000 records in the sink")
+        proc.wait_for(
+            lambda: all(f"|task-{t}] Assigned partitions" in proc.log() for t in (0, 1)),
+            90,
+            "both tasks to be assigned partitions",
+        )
         assert proc.terminate() == 0
     finally:
         proc.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -22,10 +23,12 @@ from engine.converters.json_converter import JsonConverter
 from engine.converters.string_converter import StringConverter
 from engine.spi import schema as cs
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("ARROWSMITH_HYPOTHESIS_EXAMPLES", "120"))  # raise it for a deeper run
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=12)
-NAMES = st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=6)
+CHARS = st.characters(exclude_categories=["Cs"])  # no lone surrogates: Arrow strings are UTF-8
+TEXT = st.text(alphabet=CHARS, max_size=12)
+NAMES = st.text(alphabet=CHARS, min_size=1, max_size=6)
 INT_BITS = {pa.int8(): 8, pa.int16(): 16, pa.int32(): 32, pa.int64(): 64}
 
 
@@ -58,8 +61,10 @@ PRIMITIVES = (
             pa.bool_(),
             pa.string(),
             pa.binary(),
+            pa.date32(),
+            pa.time32("ms"),
+            pa.timestamp("ms"),
         ]
-        + [pa.date32(), pa.time32("ms"), pa.timestamp("ms")]
     )
     | decimal_types()
 )

@@ -160,7 +160,7 @@ def test_byte_array_converter_rejects_other_schemas() -> None:
 # ------------------------------------------------------------------------- SimpleHeaderConverter
 
 # What Kafka's Values.parseString gave for each text (type, value as Java printed it).
-KAFKA_PARSE: list[tuple[str, str, Any]] = [
+KAFKA_PARSE: list[tuple[str, Any, Any]] = [
     ("5", "int8", 5),
     ("300", "int16", 300),
     ("70000", "int32", 70000),
@@ -271,7 +271,7 @@ def test_header_values_to_text_match_kafka() -> None:
 def test_header_text_round_trips_through_parsing() -> None:
     values = pa.array([[1, 2], [300]], pa.list_(pa.int16()))
     raw = SimpleHeaderConverter().from_connect_header("t", "h", pa.field("h", values.type), values)
-    f, back = SimpleHeaderConverter().to_connect_header("t", "h", raw)
+    _f, back = SimpleHeaderConverter().to_connect_header("t", "h", raw)
     assert back.to_pylist() == values.to_pylist()
     assert SimpleHeaderConverter.aliases == ("org.apache.kafka.connect.storage.SimpleHeaderConverter",)
     assert SimpleHeaderConverter.config_def().names() == []

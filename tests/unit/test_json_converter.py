@@ -9,6 +9,7 @@ build the same Connect schema and value as Arrow and must produce the same bytes
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -265,12 +266,12 @@ CASES: dict[str, tuple[JsonConverter, pa.Field, Any]] = {
 }
 
 
-def write(conv: JsonConverter, f: pa.Field, values: list[Any]) -> list[bytes | None]:
+def write(conv: JsonConverter, f: pa.Field, values: Sequence[Any]) -> list[bytes | None]:
     out: list[bytes | None] = conv.from_connect_data("t", f, pa.array(values, f.type)).to_pylist()
     return out
 
 
-def read(conv: JsonConverter, rows: list[bytes | None]) -> tuple[pa.Field, list[Any]]:
+def read(conv: JsonConverter, rows: Sequence[bytes | None]) -> tuple[pa.Field, list[Any]]:
     f, values = conv.to_connect_data("t", pa.array(rows, pa.binary()))
     return f, values.to_pylist()
 
@@ -589,7 +590,7 @@ def test_tombstones_and_empty_values() -> None:
         None,
     ]
     assert read(PLAIN, [None, b"", b"  ", b"1"])[1] == [None, None, None, 1]
-    f, values = read(DEFAULT, [None, None])
+    _f, values = read(DEFAULT, [None, None])
     assert values == [None, None]
 
 
@@ -706,10 +707,12 @@ def test_clean_batches_take_no_per_row_python(monkeypatch: pytest.MonkeyPatch) -
     def forbidden(*args: Any) -> Any:
         raise AssertionError("per-row path used")
 
+    fresh, plain = converter(), converter(schemas_enable=False)
+    monkeypatch.setattr(jc, "reader", forbidden)
     monkeypatch.setattr(jc, "py_value", forbidden)
     monkeypatch.setattr(jc, "parse_json", forbidden)
     f = OUTER_FIELD
-    rows = DEFAULT.from_connect_data("t", f, pa.array([OUTER_VALUE] * 50, f.type))
+    rows = fresh.from_connect_data("t", f, pa.array([OUTER_VALUE] * 50, f.type))
     inner = req(
         "v",
         pa.struct(
@@ -724,12 +727,12 @@ def test_clean_batches_take_no_per_row_python(monkeypatch: pytest.MonkeyPatch) -
     values = pa.array(
         [{"x": i, "d": Decimal(i) / 1000, "b": bytes([i % 256]), "t": None} for i in range(300)], inner.type
     )
-    got_field, got = DEFAULT.to_connect_data("t", DEFAULT.from_connect_data("t", inner, values))
+    _got_field, got = fresh.to_connect_data("t", fresh.from_connect_data("t", inner, values))
     assert got.equals(values)
     with pytest.raises(AssertionError):
-        DEFAULT.to_connect_data("t", rows)  # has a map: read row by row
-    plain = PLAIN.from_connect_data("t", inner, values)
-    assert PLAIN.to_connect_data("t", plain)[1].field("x").equals(values.field("x"))
+        fresh.to_connect_data("t", rows)  # has a map: read row by row
+    text = plain.from_connect_data("t", inner, values)
+    assert plain.to_connect_data("t", text)[1].field("x").equals(values.field("x"))
 
 
 def test_reads_a_sliced_binary_column() -> None:
