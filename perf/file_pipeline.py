@@ -3,7 +3,7 @@
 Run by hand (not a timed test)::
 
     python -m perf.file_pipeline [--records N] [--converters json,string] [--processes 1,2]
-                                 [--out perf/results] [--profile]
+                                 [--repeat K] [--out perf/results] [--profile]
 
 Scenarios, each on a fresh single-partition topic (the file source has one task, so one
 partition is what it can fill; the sink gets one partition to match):
@@ -24,9 +24,12 @@ partition is what it can fill; the sink gets one partition to match):
 (worker processes), read with psutil; the raw rows count this process's CPU (the Python
 loop plus librdkafka's threads). MB/s counts the lines' bytes (without the newline).
 
-It prints a markdown table, writes the run as JSON into ``--out`` and appends a summary
-line to ``<out>/history.jsonl``. The broker is an embedded
-:class:`engine.broker.launcher.KafkaBroker` unless ``KAFKA_BOOTSTRAP_SERVERS`` is set.
+With ``--repeat K`` every scenario runs K times (round by round) and the table shows the
+median run. It prints a markdown table, writes the run as JSON into ``--out`` and appends
+a summary line to ``<out>/history.jsonl``. ``--profile`` attaches py-spy to every worker
+process from the first record to the last (:mod:`perf._profile`). The broker is an
+embedded :class:`engine.broker.launcher.KafkaBroker` unless ``KAFKA_BOOTSTRAP_SERVERS`` is
+set. Method and results: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -46,9 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
-
 from engine.broker.launcher import free_port
+from perf._raw import Data, prepare_data, raw_consume, raw_produce
 from perf._report import HEADER, Result, medians, render_table, summary, write_results
 from perf._util import (
     LineCounter,
@@ -69,159 +71,9 @@ CONVERTERS = {
 DEFAULT_RECORDS = 1_000_000
 SOURCE_BATCH_SIZE = 10_000
 OFFSET_FLUSH_INTERVAL_MS = 10_000
-RAW_PRODUCER = {
-    "linger.ms": "20",
-    "batch.size": "1000000",
-    # 1 M records must fit the queue, as in our source task's producer defaults
-    "queue.buffering.max.messages": "1000000",
-}
-RAW_CONSUME_BATCH = 10_000
 POLL_S = 0.05
-COUNTRIES = ("NL", "DE", "FR", "BE", "IT", "ES", "PT", "SE")
 
 Progress = Callable[[str], None]
-
-
-# -- data --------------------------------------------------------------------------------
-
-
-def make_values(n: int) -> list[bytes]:
-    """N JSON objects of 6 fields, ~100 bytes each, deterministic."""
-    fmt = '{"id":%d,"user":"user-%06d","amount":%d.%02d,"country":"%s","active":%s,"ts":%d}'
-    return [
-        (
-            fmt
-            % (
-                1_000_000 + i,
-                i * 7919 % 1_000_000,
-                10_000 + i % 90_000,
-                i % 100,
-                COUNTRIES[i % len(COUNTRIES)],
-                "true" if i % 3 else "false",
-                1_700_000_000_000 + i,
-            )
-        ).encode()
-        for i in range(n)
-    ]
-
-
-@dataclass
-class Data:
-    values: list[bytes]
-    file: Path
-    payload_bytes: int
-
-    @property
-    def records(self) -> int:
-        return len(self.values)
-
-
-def prepare_data(work: Path, n: int) -> Data:
-    values = make_values(n)
-    path = work / "in.txt"
-    with open(path, "wb") as f:
-        f.write(b"\n".join(values))
-        f.write(b"\n")
-    return Data(values, path, sum(map(len, values)))
-
-
-# -- raw baselines -----------------------------------------------------------------------
-
-
-def raw_produce(
-    bootstrap: str, topic: str, data: Data, scenario: str = "raw-produce", broker_pid: int | None = None
-) -> Result:
-    """A plain Producer: produce loop without callback, then flush."""
-    c0, b0, k0 = self_cpu(), machine_busy(), pid_cpu(broker_pid)
-    t0 = time.monotonic()
-    producer = Producer({"bootstrap.servers": bootstrap, **RAW_PRODUCER})
-    produce = producer.produce
-    t_first = time.monotonic()
-    for v in data.values:
-        try:
-            produce(topic, v)
-        except BufferError:
-            producer.poll(0.05)
-            produce(topic, v)
-    remaining = producer.flush(120)
-    t_end = time.monotonic()
-    cpu, busy, k1 = self_cpu() - c0, machine_busy() - b0, pid_cpu(broker_pid)
-    wm = Watermark(bootstrap, topic)
-    delivered = wm.records()
-    wm.close()
-    return Result(
-        scenario=scenario,
-        kind="raw",
-        direction="source",
-        records=data.records,
-        delivered=delivered,
-        payload_bytes=data.payload_bytes,
-        seconds=t_end - t0,
-        startup_s=t_first - t0,
-        steady_records=data.records,
-        steady_s=t_end - t_first,
-        cpu_s=cpu,
-        steady_cpu_s=cpu,
-        complete=remaining == 0 and delivered == data.records,
-        machine_busy_cpu_s=busy,
-        harness_cpu_s=cpu,
-        broker_cpu_s=None if k0 is None or k1 is None else k1 - k0,
-        topic=topic,
-        notes="Producer: " + ", ".join(f"{k}={v}" for k, v in RAW_PRODUCER.items()),
-    )
-
-
-def raw_consume(
-    bootstrap: str, topic: str, data: Data, timeout: float, broker_pid: int | None = None
-) -> Result:
-    """A plain Consumer (assigned, not subscribed): consume(10000) until N records."""
-    from engine.runtime.clients import CONSUMER_DEFAULTS
-
-    conf = {
-        "bootstrap.servers": bootstrap,
-        "group.id": f"perf-raw-{uuid.uuid4().hex[:8]}",
-        **CONSUMER_DEFAULTS,
-    }
-    c0, b0, k0 = self_cpu(), machine_busy(), pid_cpu(broker_pid)
-    t0 = time.monotonic()
-    consumer = Consumer(conf)
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    n = 0
-    t_first = c_first = None
-    first_n = 0
-    deadline = t0 + timeout
-    while n < data.records and time.monotonic() < deadline:
-        msgs = consumer.consume(RAW_CONSUME_BATCH, 0.5)
-        if not msgs:
-            continue
-        if t_first is None:
-            t_first, c_first, first_n = time.monotonic(), self_cpu(), len(msgs)
-        n += sum(1 for m in msgs if m.error() is None)
-    t_end = time.monotonic()
-    cpu, busy, k1 = self_cpu() - c0, machine_busy() - b0, pid_cpu(broker_pid)
-    consumer.close()
-    t_first = t_first or t_end
-    return Result(
-        scenario="raw-consume",
-        kind="raw",
-        direction="sink",
-        records=data.records,
-        delivered=n,
-        payload_bytes=data.payload_bytes,
-        seconds=t_end - t0,
-        startup_s=t_first - t0,
-        steady_records=n - first_n,
-        steady_s=t_end - t_first,
-        cpu_s=cpu,
-        steady_cpu_s=cpu - (c_first - c0 if c_first is not None else 0.0),
-        complete=n == data.records,
-        machine_busy_cpu_s=busy,
-        harness_cpu_s=cpu,
-        broker_cpu_s=None if k0 is None or k1 is None else k1 - k0,
-        topic=topic,
-        notes=f"Consumer.consume({RAW_CONSUME_BATCH}, 0.5) loop, assign() at offset 0, "
-        "fetch settings as the sink task's",
-    )
 
 
 # -- our pipeline ------------------------------------------------------------------------
@@ -597,8 +449,6 @@ def failed(env: Env, name: str, direction: str, conv: str, p: int, error: Except
         notes=f"FAILED: {type(error).__name__}: {error}"[-8000:],
     )
 
-
-# -- output ------------------------------------------------------------------------------
 
 # -- command line ------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from controlplane import metrics
 from controlplane.herder import StandaloneHerder
 from controlplane.rest import connectors, loggers, plugins
 from controlplane.rest.errors import HANDLERS
@@ -46,8 +47,10 @@ def create_app(herder: StandaloneHerder, extra_routes: list[Any] | None = None) 
         *connectors.ROUTES,
         *plugins.ROUTES,
         *loggers.ROUTES,
+        *metrics.ROUTES,
         *(extra_routes or []),
     ]
     app = Starlette(routes=routes, exception_handlers=HANDLERS)
     app.state.herder = herder
+    app.state.metrics_registry = metrics.registry_for(herder)
     return app

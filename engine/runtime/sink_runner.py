@@ -19,6 +19,7 @@ from confluent_kafka import TopicPartition as KTopicPartition
 
 from engine.runtime.clients import consumer_config
 from engine.runtime.conversion import BatchConverter, describe_row
+from engine.runtime.metrics import Timer
 from engine.runtime.source_runner import _prefixed
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
@@ -157,6 +158,7 @@ class WorkerSinkTask(WorkerTask):
                 msgs = consumer.consume(self.batch_rows, 0.1 if self.paused else 0.2)
                 if msgs:
                     self._deliver(converter, [m for m in msgs if self._ok(m)])
+                self.publish_metrics()
                 if self.ctx.commit_requested or time.monotonic() - last_commit >= flush_interval:
                     self.ctx.commit_requested = False
                     self._commit(self.current, asynchronous=True)
@@ -191,14 +193,26 @@ class WorkerSinkTask(WorkerTask):
         if not msgs:
             return
         raw = messages_to_batch(msgs)
+        self.metrics.add("sink_record_read_total", raw.num_rows)
+        self.metrics.observe("batch_size_records", raw.num_rows)
         try:
-            batches = converter.deserialize(raw)
+            with Timer(self.metrics, "convert_batch_seconds"):
+                batches = converter.deserialize(raw)
         except DataError as e:
             where = describe_row(raw, e.rows[0]) if e.rows else "unknown record"
             raise ConnectError(f"Tolerance exceeded in error handler: {e} (at {where})") from e
         for b in batches:
-            self._put(b)
-        self.current.update(next_offsets(raw))
+            with Timer(self.metrics, "put_batch_seconds"):
+                self._put(b)
+            self.metrics.add("sink_record_send_total", b.num_rows)
+        advanced = next_offsets(raw)
+        self.current.update(advanced)
+        for tp, nxt in advanced.items():
+            _, high = self.consumer.get_watermark_offsets(
+                KTopicPartition(tp.topic, tp.partition), cached=True
+            )
+            if high >= 0:
+                self.metrics.lag[(tp.topic, tp.partition)] = max(0, high - nxt)
 
     def _put(self, batch: pa.RecordBatch) -> None:
         while True:
@@ -236,13 +250,17 @@ class WorkerSinkTask(WorkerTask):
                 self.consumer.commit(offsets=ktps, asynchronous=True)
             else:
                 self._confirmed(self.consumer.commit(offsets=ktps, asynchronous=False) or [])
+                self.metrics.add("offset_commit_success_total")
         except KafkaException as e:
             log.warning("Offset commit failed: %s", e)
+            self.metrics.add("offset_commit_failure_total")
 
     def _on_commit(self, err: KafkaError | None, partitions: list[KTopicPartition]) -> None:
         if err is not None:
             log.warning("Asynchronous offset commit failed: %s", err)
+            self.metrics.add("offset_commit_failure_total")
             return
+        self.metrics.add("offset_commit_success_total")
         self._confirmed(partitions)
 
     def _confirmed(self, partitions: list[KTopicPartition]) -> None:
@@ -295,6 +313,7 @@ class WorkerSinkTask(WorkerTask):
             self.ctx.assigned.discard(tp)
             self.current.pop(tp, None)
             self.last_committed.pop(tp, None)
+            self.metrics.lag.pop((tp.topic, tp.partition), None)
 
     def _on_lost(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
         if self.task_closed:
@@ -305,3 +324,4 @@ class WorkerSinkTask(WorkerTask):
             self.ctx.assigned.discard(tp)
             self.current.pop(tp, None)
             self.last_committed.pop(tp, None)
+            self.metrics.lag.pop((tp.topic, tp.partition), None)

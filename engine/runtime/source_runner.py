@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from engine.runtime.clients import producer_config
 from engine.runtime.conversion import BatchConverter
 from engine.runtime.messages import CommitOffsets
+from engine.runtime.metrics import Timer
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import OffsetStorageReader, SourceTask, SourceTaskContext
 from engine.spi.errors import ConnectError, DataError
@@ -89,10 +90,17 @@ class WorkerSourceTask(WorkerTask):
                     producer.poll(0.1)
                     continue
                 self.report_target_state()
-                batch = task.poll()
+                with Timer(self.metrics, "poll_batch_seconds"):
+                    batch = task.poll()
                 if batch is not None:
-                    if batch.records.num_rows:
-                        self._produce(producer, converter.serialize(batch.records))
+                    rows = batch.records.num_rows
+                    if rows:
+                        self.metrics.add("source_record_poll_total", rows)
+                        self.metrics.observe("batch_size_records", rows)
+                        with Timer(self.metrics, "convert_batch_seconds"):
+                            binary = converter.serialize(batch.records)
+                        self._produce(producer, binary)
+                        self.metrics.add("source_record_write_total", rows)
                     for p, o in batch.offsets:
                         self.pending[partition_key(p)] = (p, o)
                 producer.poll(0)
@@ -103,6 +111,7 @@ class WorkerSourceTask(WorkerTask):
                 if time.monotonic() - last_flush >= self.flush_interval:
                     self._commit(producer, task)
                     last_flush = time.monotonic()
+                self.publish_metrics()
         finally:
             try:
                 if self.delivery_error is None:
@@ -139,6 +148,7 @@ class WorkerSourceTask(WorkerTask):
         if not changed:
             return
         self.seq += 1
+        started = time.perf_counter()
         event, reply = self.channel.expect_offsets(self.spec.connector, self.spec.task, self.seq)
         self.channel.send(
             CommitOffsets(
@@ -148,7 +158,10 @@ class WorkerSourceTask(WorkerTask):
         if not event.wait(self.flush_timeout) or reply[0].error:
             self.channel.forget_offsets(self.spec.connector, self.spec.task, self.seq)
             log.warning("Offset commit failed or timed out: %s", reply[0].error if reply else "timeout")
+            self.metrics.add("offset_commit_failure_total")
             return
+        self.metrics.add("offset_commit_success_total")
+        self.metrics.observe("offset_commit_seconds", time.perf_counter() - started)
         for p, o in changed:
             self.committed[partition_key(p)] = o
         task.commit()

@@ -14,6 +14,7 @@ from engine.plugins import PluginRegistry
 from engine.runtime import logging_context
 from engine.runtime.channel import Channel
 from engine.runtime.messages import TaskSpec, TaskStatus, TaskStopped, TopicsUsed
+from engine.runtime.metrics import TaskMetrics
 from engine.spi.connector import Task
 from engine.spi.errors import PluginError
 
@@ -47,6 +48,7 @@ class WorkerTask(threading.Thread, abc.ABC):
         self._target = spec.target_state
         self._reported: str | None = None
         self._topics: set[str] = set()
+        self.metrics = TaskMetrics(spec.connector, spec.task)
         self.task: Task | None = None
 
     # -- control (called from the worker's main thread) ------------------------------------
@@ -77,11 +79,13 @@ class WorkerTask(threading.Thread, abc.ABC):
             self.execute()
         except BaseException as e:  # the task's failure, reported with its trace
             log.error("Task threw an uncaught and unrecoverable exception: %s", e)
+            self.metrics.add("task_errors_total")
             self.report("FAILED", "".join(traceback.format_exception(e)))
         else:
             if self._reported != "FAILED":
                 self.report("UNASSIGNED")
         finally:
+            self.publish_metrics(force=True)
             self.channel.send(TaskStopped(self.spec.connector, self.spec.task))
 
     @abc.abstractmethod
@@ -93,6 +97,11 @@ class WorkerTask(threading.Thread, abc.ABC):
             return
         self._reported = state
         self.channel.send(TaskStatus(self.spec.connector, self.spec.task, state, trace, os.getpid()))
+
+    def publish_metrics(self, force: bool = False) -> None:
+        """Send a metrics snapshot to the control plane, at most once a second."""
+        if self.metrics.due() or force:
+            self.channel.send(self.metrics.snapshot())
 
     def note_topics(self, topics: set[str]) -> None:
         """Report topics used for the first time (KIP-558 active topics)."""

@@ -12,6 +12,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -973,6 +974,36 @@ def test_wrong_method_is_405(rest: RestClient, method: str, path: str) -> None:
 )
 def test_unknown_path_is_404(rest: RestClient, path: str) -> None:
     assert rest.get(path).error == (404, "HTTP 404 Not Found")
+
+
+def test_concurrent_lifecycle_requests(rest: RestClient, tmp_path: Path) -> None:
+    """Requests that race on one connector each get a 2xx/4xx answer and leave it consistent."""
+    name = unique("race")
+    config = source_config(tmp_path)
+    ops: list[tuple[str, str, Any]] = [
+        ("PUT", f"/connectors/{name}/config", config),
+        ("POST", "/connectors", {"name": name, "config": config}),
+        ("DELETE", f"/connectors/{name}", None),
+        ("PUT", f"/connectors/{name}/pause", None),
+        ("PUT", f"/connectors/{name}/resume", None),
+        ("PUT", f"/connectors/{name}/stop", None),
+        ("POST", f"/connectors/{name}/restart", None),
+        ("POST", f"/connectors/{name}/restart?includeTasks=true", None),
+        ("POST", f"/connectors/{name}/tasks/0/restart", None),
+        ("PATCH", f"/connectors/{name}/config", {"batch.size": "7"}),
+        ("DELETE", f"/connectors/{name}/offsets", None),
+    ]
+    rounds = [ops[i:] + ops[:i] for i in range(len(ops))]  # every pair of operations meets
+    with ThreadPoolExecutor(len(ops)) as pool:
+        for batch in rounds:
+            statuses = list(pool.map(lambda op: rest.request(*op).status, batch))
+            assert all(s < 500 for s in statuses), list(zip(batch, statuses, strict=True))
+    rest.ok("PUT", f"/connectors/{name}/config", config, status=200 if name in rest.names() else 201)
+    rest.ok("PUT", f"/connectors/{name}/resume", status=202)
+    running(rest, name)
+    assert rest.ok("GET", f"/connectors/{name}")["tasks"] == [{"connector": name, "task": 0}]
+    assert rest.delete(f"/connectors/{name}").status == 204
+    assert name not in rest.names()
 
 
 # -- the data path ---------------------------------------------------------------------------------

@@ -62,6 +62,18 @@ def write_stream(end: RingEnd, count: int) -> None:
             k += 1
 
 
+def read_stream(end: RingEnd, count: int) -> None:
+    """Child: read and check ``count`` batches and the end of the stream; exit 0 if all good."""
+    with RingReader(end) as ring:
+        k = 0
+        for batch in ring:
+            if not (batch.equals(batch_number(k)) and ring.is_zero_copy(batch)):
+                raise SystemExit(f"batch {k} differs or was copied")
+            k += 1
+            del batch
+    raise SystemExit(0 if k == count else f"{k} batches, expected {count}")
+
+
 def read_and_hold(end: RingEnd) -> None:
     """Child: open the ring as its reader, read one batch, keep it, never read again."""
     ring = RingReader(end)
@@ -76,6 +88,8 @@ def no_dev_shm_leftovers() -> Iterator[None]:
     yield
     assert sorted(os.listdir("/dev/shm")) == before
     assert not [p for p in _own_fd_links() if RING_NAME in p]
+    with open("/proc/self/maps") as maps:
+        assert RING_NAME not in maps.read()
 
 
 def start(target: object, end: RingEnd, *args: object) -> BaseProcess:
@@ -97,6 +111,16 @@ def test_child_writes_parent_reads_everything_in_order() -> None:
             del batch
     assert k == 300
     proc.join(10)
+    assert proc.exitcode == 0
+
+
+def test_parent_writes_child_reads_and_checks() -> None:
+    w_end, r_end = create_ring(1 << 20, name=RING_NAME)
+    proc = start(read_stream, r_end, 200)
+    with RingWriter(w_end) as ring:
+        for k in range(200):
+            ring.write(batch_number(k), timeout=30)
+    proc.join(30)
     assert proc.exitcode == 0
 
 
