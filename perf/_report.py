@@ -90,11 +90,16 @@ def summary(r: Result, results: Sequence[Result], all_runs: Sequence[Result] = (
     d = r.to_json()
     d["runs_records_per_s"] = [round(x.records_per_s) for x in all_runs if x.scenario == r.scenario]
     raw = next((x for x in results if x.kind == "raw" and x.direction == r.direction), None)
-    if raw is not None and r.kind == "ours" and raw.records_per_s:
-        d["ours_raw"] = round(r.records_per_s / raw.records_per_s, 3)
-        d["steady_ours_raw"] = round(r.steady_records_per_s / raw.steady_records_per_s, 3)
-        if raw.steady_cpu_per_million:
-            d["steady_cpu_ours_raw"] = round(r.steady_cpu_per_million / raw.steady_cpu_per_million, 2)
+    if raw is None or r.kind != "ours":
+        return d
+    # a ratio is left out when the raw run has no such figure (too few records to time)
+    for key, ours, base, digits in (
+        ("ours_raw", r.records_per_s, raw.records_per_s, 3),
+        ("steady_ours_raw", r.steady_records_per_s, raw.steady_records_per_s, 3),
+        ("steady_cpu_ours_raw", r.steady_cpu_per_million, raw.steady_cpu_per_million, 2),
+    ):
+        if base:
+            d[key] = round(ours / base, digits)
     return d
 
 
@@ -112,9 +117,10 @@ def render_table(report: dict[str, Any]) -> str:
     cores = report["machine"].get("nproc") or 1
     order = sorted(report["scenarios"], key=lambda s: (s["direction"] != "source", s["kind"] != "raw"))
     for s in order:
-        ratio = f"{s['ours_raw']:.2f}" if "ours_raw" in s else "1"
-        sratio = f"{s['steady_ours_raw']:.2f}" if "steady_ours_raw" in s else "1"
-        cratio = f"{s['steady_cpu_ours_raw']:.1f}" if "steady_cpu_ours_raw" in s else "1"
+        raw = s["kind"] == "raw"
+        ratio = "1" if raw else f"{s['ours_raw']:.2f}" if "ours_raw" in s else ""
+        sratio = "1" if raw else f"{s['steady_ours_raw']:.2f}" if "steady_ours_raw" in s else ""
+        cratio = "1" if raw else f"{s['steady_cpu_ours_raw']:.1f}" if "steady_cpu_ours_raw" in s else ""
         others = (
             ""
             if s.get("others_cpu_s") is None or not s["seconds"]
