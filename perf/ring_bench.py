@@ -3,7 +3,7 @@
 Run by hand (not a timed test)::
 
     python -m perf.ring_bench [--rows 1000,10000,200000] [--seconds 2] [--repeat 3]
-                              [--ring-mb 128] [--queue-max 4]
+                              [--ring-batches 6] [--queue-max 4]
 
 For each batch size, the same batches (~108-byte rows: a 16-byte key, a ~60-byte JSON
 value, an int64 offset, a timestamp; four distinct batches used in turn) go from a writer
@@ -143,6 +143,7 @@ class Run:
     seconds: float
     writer_cpu: float
     reader_cpu: float
+    capacity: str
 
     @property
     def batches_per_s(self) -> float:
@@ -187,22 +188,23 @@ def run_once(
         raise RuntimeError(f"{transport}: {written} batches written, {read} read ({read_rows} rows)")
     elapsed = t1 - t0
     nbytes = make_batch(rows, 0).nbytes
-    return Run(transport, rows, nbytes, read, elapsed, writer_cpu / elapsed, reader_cpu / elapsed)
+    capacity = f"{ring_bytes / 2**20:.1f} MiB" if transport == "ring" else f"maxsize {qmax}"
+    return Run(transport, rows, nbytes, read, elapsed, writer_cpu / elapsed, reader_cpu / elapsed, capacity)
 
 
 def render(runs: Sequence[Run]) -> str:
     lines = [
-        "| rows/batch | MB/batch | transport | batches/s | M rows/s | GB/s | writer CPU | reader CPU"
-        " | vs Queue |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| rows/batch | MB/batch | transport | capacity | batches/s | M rows/s | GB/s | writer CPU"
+        " | reader CPU | vs Queue |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     queue = {r.rows: r for r in runs if r.transport == "mp.Queue"}
     for r in runs:
         ratio = r.batches_per_s / queue[r.rows].batches_per_s if r.rows in queue else float("nan")
         lines.append(
-            f"| {r.rows:,} | {r.batch_bytes / 1e6:.2f} | {r.transport} | {r.batches_per_s:,.0f} | "
-            f"{r.batches_per_s * r.rows / 1e6:,.1f} | {r.gb_per_s:.2f} | {r.writer_cpu:.0%} | "
-            f"{r.reader_cpu:.0%} | {ratio:.1f}x |"
+            f"| {r.rows:,} | {r.batch_bytes / 1e6:.2f} | {r.transport} | {r.capacity} | "
+            f"{r.batches_per_s:,.0f} | {r.batches_per_s * r.rows / 1e6:,.1f} | {r.gb_per_s:.2f} | "
+            f"{r.writer_cpu:.0%} | {r.reader_cpu:.0%} | {ratio:.1f}x |"
         )
     return "\n".join(lines)
 
@@ -212,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rows", default="1000,10000,200000", help="rows per batch, comma-separated")
     ap.add_argument("--seconds", type=float, default=2.0, help="how long the writer writes, per run")
     ap.add_argument("--repeat", type=int, default=3, help="runs per cell; the best is shown")
-    ap.add_argument("--ring-mb", type=int, default=128, help="ring size (MiB)")
+    ap.add_argument("--ring-batches", type=int, default=6, help="ring size, in batches (at least 1 MiB)")
     ap.add_argument("--queue-max", type=int, default=4, help="multiprocessing.Queue maxsize")
     args = ap.parse_args(argv)
     usable = sorted(psutil.Process().cpu_affinity() or [])
@@ -220,9 +222,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"writer on core {cores[0]}, reader on core {cores[1]}; load average {psutil.getloadavg()}")
     runs: list[Run] = []
     for rows in (int(r) for r in args.rows.split(",")):
+        ring_bytes = max(
+            1 << 20, args.ring_batches * (pa.ipc.get_record_batch_size(make_batch(rows, 0)) + 4096)
+        )
         for transport in ("ring", "mp.Queue"):
             tries = [
-                run_once(transport, rows, args.seconds, cores, args.ring_mb << 20, args.queue_max)
+                run_once(transport, rows, args.seconds, cores, ring_bytes, args.queue_max)
                 for _ in range(args.repeat)
             ]
             best = max(tries, key=lambda r: r.batches_per_s)

@@ -108,6 +108,7 @@ HEADER_BYTES = 384
 SLOT_HEADER_BYTES = 64
 MIN_RING_BYTES = segment.PAGE_BYTES
 _EOS_BYTES = 8  # IPC end-of-stream marker
+_WRITE_OPTIONS = pa.ipc.IpcWriteOptions()  # no compression: a memcpy is cheaper (perf.md §3.2)
 
 # header, in 8-byte words: constants; then one 128-byte line per side (no false sharing)
 _H_MAGIC, _H_VERSION, _H_CAPACITY = 0, 1, 2
@@ -300,7 +301,7 @@ class RingWriter(_Side):
             self._dictionaries = _has_dictionary(schema)
         if self._dictionaries:
             sink = pa.MockOutputStream()
-            with pa.ipc.new_stream(sink, schema) as w:
+            with pa.ipc.new_stream(sink, schema, options=_WRITE_OPTIONS) as w:
                 w.write_batch(batch)
             return _STREAM, sink.size(), 0
         payload = self._schema_bytes + pa.ipc.get_record_batch_size(batch) + _EOS_BYTES
@@ -351,7 +352,7 @@ class RingWriter(_Side):
 
     def _encode(self, batch: pa.RecordBatch, start: int, size: int) -> None:
         sink = pa.FixedSizeBufferWriter(pa.py_buffer(self._seg.view[start : start + size]))
-        with pa.ipc.new_stream(sink, batch.schema) as w:
+        with pa.ipc.new_stream(sink, batch.schema, options=_WRITE_OPTIONS) as w:
             w.write_batch(batch)
         if sink.tell() != size:
             raise AssertionError(f"IPC stream is {sink.tell()} bytes, {size} were reserved")
