@@ -3,7 +3,7 @@
 Run by hand (not a timed test)::
 
     python -m perf.ring_bench [--rows 1000,10000,200000] [--seconds 2] [--repeat 3]
-                              [--ring-batches 6] [--queue-max 4]
+                              [--ring-batches 6] [--queue-max 6]
 
 For each batch size, the same batches (~108-byte rows: a 16-byte key, a ~60-byte JSON
 value, an int64 offset, a timestamp; four distinct batches used in turn) go from a writer
@@ -14,6 +14,9 @@ different cores with psutil, through:
   (one copy into the segment, zero-copy read, the slot freed when the reader drops it);
 * ``mp.Queue``: ``multiprocessing.Queue(maxsize=--queue-max)``, which pickles each batch
   in the writer (its feeder thread) and unpickles it in the reader.
+
+Both hold the same number of batches in flight: the ring is sized for ``--ring-batches``
+slots (at least 1 MiB), the queue's ``maxsize`` defaults to the same number.
 
 The writer writes for ``--seconds``, then ends the stream; the time runs from the writer's
 first write to the reader's last batch (both read ``time.perf_counter``, i.e.
@@ -215,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=2.0, help="how long the writer writes, per run")
     ap.add_argument("--repeat", type=int, default=3, help="runs per cell; the best is shown")
     ap.add_argument("--ring-batches", type=int, default=6, help="ring size, in batches (at least 1 MiB)")
-    ap.add_argument("--queue-max", type=int, default=4, help="multiprocessing.Queue maxsize")
+    ap.add_argument("--queue-max", type=int, default=6, help="multiprocessing.Queue maxsize (batches)")
     args = ap.parse_args(argv)
     usable = sorted(psutil.Process().cpu_affinity() or [])
     cores: list[int | None] = [usable[0], usable[1]] if len(usable) >= 2 else [None, None]

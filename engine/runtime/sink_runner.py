@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KTopicPartition
 
@@ -92,7 +93,11 @@ def messages_to_batch(msgs: Sequence[Any]) -> pa.RecordBatch:
 
 def next_offsets(batch: pa.RecordBatch) -> dict[TopicPartition, int]:
     """The next offset to read per partition: last offset in the batch + 1."""
-    t = pa.table({"t": batch.column("topic"), "p": batch.column("partition"), "o": batch.column("offset")})
+    topics, parts, offsets = batch.column("topic"), batch.column("partition"), batch.column("offset")
+    first_topic, first_part = topics[0].as_py(), parts[0].as_py()
+    if pc.all(pc.equal(parts, first_part)).as_py() and pc.all(pc.equal(topics, first_topic)).as_py():
+        return {TopicPartition(first_topic, first_part): int(pc.max(offsets).as_py()) + 1}
+    t = pa.table({"t": topics, "p": parts, "o": offsets})
     agg = t.group_by(["t", "p"]).aggregate([("o", "max")])
     return {
         TopicPartition(tp, p): o + 1

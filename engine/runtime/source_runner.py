@@ -191,8 +191,10 @@ class WorkerSourceTask(WorkerTask):
             i = 0
             while True:
                 try:
+                    # positional arguments (topic, value, key, partition, on_delivery, callback,
+                    # timestamp): keyword parsing costs ~0.35 µs per call here
                     for i in range(i, n):  # noqa: B020 - resumes at the record that hit a full queue
-                        produce(topic0, values[i], timestamp=stamps[i])
+                        produce(topic0, values[i], None, -1, None, None, stamps[i])
                     return
                 except BufferError:
                     producer.poll(0.05)
