@@ -31,6 +31,7 @@ from engine.runtime.messages import (
     TopicsUsed,
     task_name,
 )
+from engine.runtime.metrics import MetricsSnapshot
 from engine.spi.connector import Connector, ConnectorContext, SinkConnector
 from engine.spi.errors import AlreadyExistsError, BadRequestError, ConfigError, ConnectError, NotFoundError
 
@@ -113,7 +114,11 @@ class StandaloneHerder:
         self.supervisor = Supervisor(processes, self._on_message, self._on_worker_death, log_level)
         self.shutdown_timeout_ms = int(worker_props.get("task.shutdown.graceful.timeout.ms", "5000"))
         self.kafka_cluster_id: str | None = None
+        self.task_metrics: dict[tuple[str, int], MetricsSnapshot] = {}
         self.started = False
+        # One lifecycle change at a time (Kafka's StandaloneHerder is synchronized): two requests
+        # must not both stop, start or delete the same connector. Reads do not take it.
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self.supervisor.start()
@@ -130,17 +135,18 @@ class StandaloneHerder:
         """Create or update a connector; True if it was created."""
         config = {**config, "name": name}
         await asyncio.to_thread(self.validate, config)
-        existing = self.connectors.get(name)
-        if existing is not None:
-            if not replace:
-                raise AlreadyExistsError(f"Connector {name} already exists")
-            target = existing.target
-            await self._stop_connector(existing)
-        cls = self.registry.resolve(config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
-        entry = ConnectorEntry(name, config, target, is_sink=issubclass(cls, SinkConnector))
-        self.connectors[name] = entry
-        await self._start_connector(entry)
-        return existing is None
+        async with self._lock:
+            existing = self.connectors.get(name)
+            if existing is not None:
+                if not replace:
+                    raise AlreadyExistsError(f"Connector {name} already exists")
+                target = existing.target
+                await self._stop_connector(existing)
+            cls = self.registry.resolve(config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
+            entry = ConnectorEntry(name, config, target, is_sink=issubclass(cls, SinkConnector))
+            self.connectors[name] = entry
+            await self._start_connector(entry)
+            return existing is None
 
     async def _start_connector(self, entry: ConnectorEntry) -> None:
         if entry.target == STOPPED:
@@ -219,11 +225,16 @@ class StandaloneHerder:
             entry.instance = None
 
     async def delete_connector(self, name: str) -> None:
-        entry = self._entry(name)
-        await self._stop_connector(entry)
-        del self.connectors[name]
+        async with self._lock:
+            entry = self._entry(name)
+            await self._stop_connector(entry)
+            del self.connectors[name]
 
     async def set_target(self, name: str, target: str) -> None:
+        async with self._lock:
+            await self._set_target(name, target)
+
+    async def _set_target(self, name: str, target: str) -> None:
         entry = self._entry(name)
         if target == STOPPED:
             await self._stop_connector(entry)
@@ -243,11 +254,12 @@ class StandaloneHerder:
             )
 
     async def reconfigure(self, name: str) -> None:
-        entry = self.connectors.get(name)
-        if entry is None or entry.instance is None:
-            return
-        await self._stop_tasks(entry)
-        await self._start_tasks(entry)
+        async with self._lock:
+            entry = self.connectors.get(name)
+            if entry is None or entry.instance is None:
+                return
+            await self._stop_tasks(entry)
+            await self._start_tasks(entry)
 
     def connector_failed(self, name: str, error: BaseException) -> None:
         entry = self.connectors.get(name)
@@ -308,6 +320,10 @@ class StandaloneHerder:
 
     async def restart_connector(self, name: str) -> None:
         """Restart the Connector instance only (Kafka's plain restart)."""
+        async with self._lock:
+            await self._restart_connector(name)
+
+    async def _restart_connector(self, name: str) -> None:
         entry = self.connectors.get(name)
         if entry is None:
             raise NotFoundError(f"Unknown connector: {name}")
@@ -328,6 +344,10 @@ class StandaloneHerder:
 
     async def restart(self, name: str, include_tasks: bool, only_failed: bool) -> dict[str, Any]:
         """KIP-745 restart: returns the status with RESTARTING where something restarts."""
+        async with self._lock:
+            return await self._restart(name, include_tasks, only_failed)
+
+    async def _restart(self, name: str, include_tasks: bool, only_failed: bool) -> dict[str, Any]:
         entry = self.connectors.get(name)
         if entry is None:
             raise NotFoundError(f"Unknown connector: {name}")
@@ -344,12 +364,16 @@ class StandaloneHerder:
             if t["id"] in tasks:
                 t["state"] = "RESTARTING"
         if restart_connector:
-            await self.restart_connector(name)
+            await self._restart_connector(name)
         for i in tasks:
-            await self.restart_task(name, i)
+            await self._restart_task(name, i)
         return plan
 
     async def restart_task(self, name: str, task: int) -> None:
+        async with self._lock:
+            await self._restart_task(name, task)
+
+    async def _restart_task(self, name: str, task: int) -> None:
         entry = self.connectors.get(name)
         if entry is None:
             raise NotFoundError(f"Unknown connector: {name}")
@@ -403,6 +427,10 @@ class StandaloneHerder:
 
     async def alter_offsets(self, name: str, entries: list[dict[str, Any]]) -> bool:
         """Returns the connector's ``alter_offsets`` answer (True: nothing kept elsewhere)."""
+        async with self._lock:
+            return await self._alter_offsets(name, entries)
+
+    async def _alter_offsets(self, name: str, entries: list[dict[str, Any]]) -> bool:
         entry = self._require_stopped(name)
         if not entries:
             raise BadRequestError("Partitions / offsets need to be provided for an alter offsets request")
@@ -437,6 +465,10 @@ class StandaloneHerder:
         return answer
 
     async def reset_offsets(self, name: str) -> bool:
+        async with self._lock:
+            return await self._reset_offsets(name)
+
+    async def _reset_offsets(self, name: str) -> bool:
         entry = self._require_stopped(name)
         cls = self.registry.resolve(entry.config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
         connector: Connector = cls()  # type: ignore[assignment]
@@ -469,6 +501,9 @@ class StandaloneHerder:
             entry = self.connectors.get(msg.connector)
             if entry is not None and msg.task in entry.stopped:
                 entry.stopped[msg.task].set()
+        elif isinstance(msg, MetricsSnapshot):
+            if msg.connector in self.connectors:
+                self.task_metrics[(msg.connector, msg.task)] = msg
         elif isinstance(msg, TopicsUsed):
             entry = self.connectors.get(msg.connector)
             if entry is not None:
@@ -497,8 +532,9 @@ class StandaloneHerder:
                     self._launch(entry, i, tc)
 
     async def stop(self) -> None:
-        for entry in list(self.connectors.values()):
-            await self._stop_connector(entry)
+        async with self._lock:
+            for entry in list(self.connectors.values()):
+                await self._stop_connector(entry)
         await self.supervisor.stop(self.shutdown_timeout_ms)
         await asyncio.to_thread(self.offset_store.save)
 

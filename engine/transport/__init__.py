@@ -18,6 +18,7 @@ directions (:mod:`engine.transport.wakeup`). See ``docs/transport.md``.
         with RingReader(end) as ring:
             for batch in ring:               # until the writer closes the ring
                 handle(batch)                # batch's buffers live in the ring
+                del batch                    # its slot is free once nothing points into it
 """
 
 from __future__ import annotations

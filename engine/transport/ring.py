@@ -45,6 +45,7 @@ Error tree (each one pickles, see :mod:`engine.spi.errors`)::
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import threading
 import time
@@ -101,7 +102,7 @@ class PeerGoneError(TransportError, ConnectionError):
 
 
 # ----------------------------------------------------------------------------- layout
-_MAGIC = 0x41524F5752494E47  # "ARROWRING"
+_MAGIC = int.from_bytes(b"ARROWRNG", "little")
 _VERSION = 1
 ALIGN = 64
 HEADER_BYTES = 384
@@ -134,6 +135,9 @@ def create_ring(size_bytes: int, *, name: str = "arrowsmith-ring") -> tuple[Ring
     if size_bytes < MIN_RING_BYTES:
         raise ConfigError(f"ring size must be at least {MIN_RING_BYTES} bytes, got {size_bytes}")
     size = segment.page_align(size_bytes)
+    available = os.sysconf("SC_AVPHYS_PAGES") * segment.PAGE_BYTES
+    if size > available:
+        raise ConfigError(f"a ring of {size} bytes does not fit in the {available} bytes of free memory")
     seg_fd = segment.create(size, name)
     try:
         _init_header(seg_fd, size - HEADER_BYTES)
@@ -148,8 +152,6 @@ def create_ring(size_bytes: int, *, name: str = "arrowsmith-ring") -> tuple[Ring
 
 
 def _init_header(fd: int, capacity: int) -> None:
-    import mmap
-
     with mmap.mmap(fd, HEADER_BYTES) as mm:
         words = memoryview(mm).cast("Q")
         words[_H_CAPACITY] = capacity

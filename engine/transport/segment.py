@@ -18,6 +18,8 @@ import logging
 import mmap
 import os
 
+import pyarrow as pa
+
 from engine.spi.errors import ConfigError
 
 __all__ = ["PAGE_BYTES", "Segment", "create", "page_align"]
@@ -98,6 +100,4 @@ class Segment:
 
 
 def _address_of(view: memoryview) -> int:
-    import pyarrow as pa
-
     return int(pa.py_buffer(view).address)

@@ -320,8 +320,10 @@ def test_ring_end_misuse() -> None:
         RingReader(r_end)
     reader.close()
     w_end.close()
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="at least"):
         create_ring(100)
+    with pytest.raises(ConfigError, match="free memory"):
+        create_ring(1 << 50)
 
 
 @pytest.mark.parametrize(
