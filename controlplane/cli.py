@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--lines", type=int, default=100_000, help="lines to send (default 100000)")
     q.add_argument("--dir", default=None, help="working directory (default: a new temporary one)")
     q.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the sink (default 300)")
+    v = sub.add_parser(
+        "preview", help="run sample records through a connector's converters; print them as JSON"
+    )
+    v.add_argument("worker_properties")
+    v.add_argument("connector_config")
+    v.add_argument("--records", type=int, default=10)
+    v.add_argument("--timeout-ms", type=int, default=10000)
     g = sub.add_parser("docs", help="generate the config reference pages in docs/reference/")
     g.add_argument("--dir", default="docs/reference")
     g.add_argument("--check", action="store_true", help="only report stale pages (exit 1)")
@@ -81,6 +88,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return quickstart(args.lines, args.dir, args.timeout, args.log_level)
         except ConnectError as e:
             return _fail(str(e))
+    if args.command == "preview":
+        import json
+
+        import uvloop
+
+        from controlplane import standalone
+
+        logging_context.configure(args.log_level)
+        try:
+            prepared = standalone.prepare(args.worker_properties, [args.connector_config])
+            result = uvloop.run(
+                standalone.preview_once(prepared, args.records, args.timeout_ms / 1000, args.log_level)
+            )
+        except ConnectError as e:
+            return _fail(str(e))
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
     if args.command == "docs":
         from pathlib import Path
 

@@ -22,6 +22,7 @@ from engine.runtime import connector_config
 from engine.runtime.messages import (
     CommitOffsets,
     OffsetsWritten,
+    PreviewDone,
     SetTargetState,
     StartTask,
     StopTask,
@@ -115,6 +116,7 @@ class StandaloneHerder:
         self.shutdown_timeout_ms = int(worker_props.get("task.shutdown.graceful.timeout.ms", "5000"))
         self.kafka_cluster_id: str | None = None
         self.task_metrics: dict[tuple[str, int], MetricsSnapshot] = {}
+        self.previews: dict[int, asyncio.Future[PreviewDone]] = {}
         self.started = False
         # One lifecycle change at a time (Kafka's StandaloneHerder is synchronized): two requests
         # must not both stop, start or delete the same connector. Reads do not take it.
@@ -501,6 +503,10 @@ class StandaloneHerder:
             entry = self.connectors.get(msg.connector)
             if entry is not None and msg.task in entry.stopped:
                 entry.stopped[msg.task].set()
+        elif isinstance(msg, PreviewDone):
+            fut = self.previews.get(msg.request_id)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
         elif isinstance(msg, MetricsSnapshot):
             if msg.connector in self.connectors:
                 self.task_metrics[(msg.connector, msg.task)] = msg

@@ -121,3 +121,24 @@ def run_blocking(
 
 
 __all__ = ["ConfigError", "Prepared", "check_broker", "prepare", "run", "run_blocking"]
+
+
+async def preview_once(
+    prepared: Prepared, records: int, timeout_s: float, log_level: str = "INFO"
+) -> dict[str, Any]:
+    """``arrowsmith preview``: one worker process, no connector started, one preview."""
+    from controlplane.preview import preview
+
+    worker = prepared.worker
+    bootstrap = ",".join(worker.get("bootstrap.servers"))
+    props = {**prepared.worker_props, "bootstrap.servers": bootstrap}
+    await asyncio.to_thread(check_broker, bootstrap)
+    offsets = FileOffsetStore(worker.get("offset.storage.file.filename"))
+    offsets.load()
+    herder = StandaloneHerder(props, prepared.registry, offsets, 1, log_level)
+    await herder.start()
+    try:
+        config = {k: v for k, v in prepared.connectors[0].items() if not k.startswith("__")}
+        return await preview(herder, config, records, timeout_s)
+    finally:
+        await herder.stop()

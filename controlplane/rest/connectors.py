@@ -259,7 +259,23 @@ async def delete_offsets(request: Request) -> Response:
     return JSONResponse({"message": RESET if answer else RESET_FRAMEWORK})
 
 
+async def preview(request: Request) -> Response:
+    """POST /connectors/{name}/preview (arrowsmith): ``?records=N`` (default 10), ``&timeout_ms=``."""
+    from controlplane.preview import preview as run
+
+    name = request.path_params["name"]
+    h = herder(request)
+    config = h.config(name)
+    try:
+        records = int(request.query_params.get("records", "10"))
+        timeout_s = int(request.query_params.get("timeout_ms", "10000")) / 1000
+    except ValueError as e:
+        raise RestError(400, f"records and timeout_ms must be integers: {e}") from e
+    return JSONResponse(await run(h, config, records, timeout_s))
+
+
 ROUTES = [
+    Route("/connectors/{name}/preview", preview, methods=["POST"]),
     Route("/connectors", list_connectors, methods=["GET"]),
     Route("/connectors", create_connector, methods=["POST"]),
     Route("/connectors/{name}", get_connector, methods=["GET"]),

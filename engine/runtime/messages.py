@@ -105,3 +105,22 @@ class TopicsUsed:
 class SetLogLevel:
     logger: str
     level: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """Read up to ``max_records`` through the connector's converters (and transforms) and
+    write the result into the ring whose writer end is ``ring`` (an engine.transport RingEnd)."""
+
+    request_id: int
+    spec: TaskSpec
+    max_records: int
+    timeout_s: float
+    ring: Any
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewDone:
+    request_id: int
+    rows: int
+    error: str | None = None

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection
 
@@ -18,6 +19,8 @@ from engine.runtime import logging_context
 from engine.runtime.channel import Channel
 from engine.runtime.messages import (
     OffsetsWritten,
+    Preview,
+    PreviewDone,
     SetLogLevel,
     SetTargetState,
     Shutdown,
@@ -99,6 +102,10 @@ class WorkerProcess:
                 t.set_target_state(msg.state)
         elif isinstance(msg, OffsetsWritten):
             self.channel.deliver(msg)
+        elif isinstance(msg, Preview):
+            threading.Thread(
+                target=self._preview, args=(msg,), name=f"preview-{msg.request_id}", daemon=True
+            ).start()
         elif isinstance(msg, SetLogLevel):
             logging_context.set_level(msg.logger, logging_context.LEVELS[msg.level])
         else:
@@ -122,6 +129,21 @@ class WorkerProcess:
             return
         self.tasks[spec.name] = t
         t.start()
+
+    def _preview(self, msg: Preview) -> None:
+        from engine.plugins import PluginRegistry
+        from engine.runtime.preview import run_preview
+
+        logging_context.set_context(msg.spec.connector)
+        try:
+            path = [p.strip() for p in msg.spec.worker_config.get("plugin.path", "").split(",") if p.strip()]
+            rows = run_preview(
+                msg.spec, PluginRegistry.discover(path), msg.max_records, msg.timeout_s, msg.ring
+            )
+            self.channel.send(PreviewDone(msg.request_id, rows))
+        except Exception as e:
+            log.warning("Preview failed: %s", e)
+            self.channel.send(PreviewDone(msg.request_id, 0, f"{type(e).__name__}: {e}"))
 
     def _reap(self) -> None:
         for name in [n for n, t in self.tasks.items() if not t.is_alive()]:
