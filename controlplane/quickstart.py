@@ -30,7 +30,7 @@ key.converter.schemas.enable=true
 value.converter.schemas.enable=true
 offset.storage.file.filename={dir}/connect.offsets
 offset.flush.interval.ms=10000
-listeners=http://127.0.0.1:8083
+listeners=http://127.0.0.1:{port}
 """
 SOURCE = """\
 name=local-file-source
@@ -66,7 +66,7 @@ def write_files(work: Path, bootstrap: str, lines: int) -> tuple[Path, Path, Pat
     worker = work / "connect-standalone.properties"
     source = work / "connect-file-source.properties"
     sink = work / "connect-file-sink.properties"
-    worker.write_text(WORKER.format(bootstrap=bootstrap, dir=work))
+    worker.write_text(WORKER.format(bootstrap=bootstrap, dir=work, port=_rest_port()))
     source.write_text(SOURCE.format(dir=work, stamp=stamp))
     sink.write_text(SINK.format(dir=work, stamp=stamp))
     with open(work / "test.txt", "w", encoding="utf-8") as f:
@@ -74,6 +74,18 @@ def write_files(work: Path, bootstrap: str, lines: int) -> tuple[Path, Path, Pat
     (work / "test.sink.txt").unlink(missing_ok=True)
     (work / "connect.offsets").unlink(missing_ok=True)
     return worker, source, sink
+
+
+def _rest_port() -> int:
+    """8083, Kafka Connect's port, when it is free; else any free port (0)."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 8083))
+        except OSError:
+            return 0
+    return 8083
 
 
 def count_lines(path: Path) -> int:

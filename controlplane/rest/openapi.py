@@ -81,6 +81,14 @@ def spec() -> dict[str, Any]:
             "patch": _op("Alter offsets (connector STOPPED)", 200, [_NAME], offsets, (400, 404, 415)),
             "delete": _op("Reset offsets (connector STOPPED)", 200, [_NAME], errors=(400, 404)),
         },
+        "/connectors/{name}/preview": {
+            "post": _op(
+                "Preview records through the connector's converters (arrowsmith)",
+                200,
+                [_NAME, _q("records", "integer"), _q("timeout_ms", "integer")],
+                errors=(400, 404),
+            )
+        },
         "/connector-plugins": {"get": _op("List plugins", 200, [_q("connectorsOnly")], errors=())},
         "/connector-plugins/{plugin}/config": {
             "get": _op("Plugin config keys", 200, [{**_NAME, "name": "plugin"}], errors=(400, 404))

@@ -35,6 +35,7 @@ def worker(tmp_path: Path, bootstrap: str = "127.0.0.1:1", **extra: object) -> P
         "bootstrap.servers": bootstrap,
         **WORKER,
         "offset.storage.file.filename": tmp_path / "off",
+        "listeners": "http://127.0.0.1:0",
         **extra,
     }
     return write_props(tmp_path / "worker.properties", props)

@@ -33,6 +33,7 @@ def worker_props(work: Path, bootstrap: str, flush_ms: int = 1000) -> dict[str, 
         "offset.storage.file.filename": work / "connect.offsets",
         "offset.flush.interval.ms": flush_ms,
         "worker.processes": 2,
+        "listeners": "http://127.0.0.1:0",
     }
 
 
@@ -205,3 +206,28 @@ def test_two_sink_tasks_share_partitions_without_loss(
         mine = [line for line in got if line.startswith(f"{part}:")]
         assert mine == sorted(mine)
     assert _committed(kafka_bootstrap, f"connect-sink2-{topic}", topic) == 10_000
+
+
+def test_quickstart_command(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """The README's first command, on the session's broker."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "controlplane", "quickstart", "--lines", "20000", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap},
+    )
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    assert "Quickstart OK: 20000 lines went file -> Kafka -> file, complete and in order" in r.stdout
+    assert (tmp_path / "test.sink.txt").read_bytes() == (tmp_path / "test.txt").read_bytes()
+    for name in (
+        "connect-standalone.properties",
+        "connect-file-source.properties",
+        "connect-file-sink.properties",
+    ):
+        assert (tmp_path / name).exists()
