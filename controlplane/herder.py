@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ from engine.spi.errors import AlreadyExistsError, BadRequestError, ConfigError, 
 log = logging.getLogger(__name__)
 
 STARTED, PAUSED, STOPPED = "STARTED", "PAUSED", "STOPPED"
+# A task whose worker process dies more than MAX_CRASHES times within CRASH_WINDOW_S is FAILED.
+MAX_CRASHES = 3
+CRASH_WINDOW_S = 300.0
 
 
 @dataclass
@@ -121,6 +125,7 @@ class StandaloneHerder:
         # One lifecycle change at a time (Kafka's StandaloneHerder is synchronized): two requests
         # must not both stop, start or delete the same connector. Reads do not take it.
         self._lock = asyncio.Lock()
+        self._crashes: dict[str, list[float]] = {}
 
     async def start(self) -> None:
         await self.supervisor.start()
@@ -530,12 +535,28 @@ class StandaloneHerder:
         self.supervisor.send(index, OffsetsWritten(msg.connector, msg.task, msg.seq, error))
 
     def _on_worker_death(self, index: int, tasks: set[str]) -> None:
+        now = time.monotonic()
         for entry in self.connectors.values():
             for i, tc in enumerate(entry.task_configs):
-                if task_name(entry.name, i) in tasks:
-                    log.info("Restarting task %s-%d after its worker process died", entry.name, i)
-                    self.supervisor.release(task_name(entry.name, i))
-                    self._launch(entry, i, tc)
+                key = task_name(entry.name, i)
+                if key not in tasks:
+                    continue
+                self.supervisor.release(key)
+                recent = [t for t in self._crashes.get(key, []) if now - t < CRASH_WINDOW_S] + [now]
+                self._crashes[key] = recent
+                if len(recent) > MAX_CRASHES:
+                    log.error("Task %s keeps crashing its worker process; marking it FAILED", key)
+                    entry.tasks[i] = Status(
+                        "FAILED",
+                        f"The worker process running task {key} died {len(recent)} times within "
+                        f"{CRASH_WINDOW_S:.0f}s (last exit: worker {index}); not restarting it. "
+                        "Restart it over REST once the cause is fixed.",
+                        self.worker_id,
+                    )
+                    entry.stopped.setdefault(i, asyncio.Event()).set()
+                    continue
+                log.info("Restarting task %s-%d after its worker process died", entry.name, i)
+                self._launch(entry, i, tc)
 
     async def stop(self) -> None:
         async with self._lock:

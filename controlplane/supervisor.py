@@ -33,6 +33,7 @@ class WorkerHandle:
     pid: int = 0
     tasks: set[str] = field(default_factory=set)
     restarts: int = 0
+    resume: asyncio.Task[None] | None = None
 
 
 def usable_cores() -> list[int]:
@@ -111,16 +112,21 @@ class Supervisor:
             handle.pid,
             handle.process.exitcode,
         )
+        if handle.resume is not None:
+            handle.resume.cancel()  # it died before it was ready: its tasks move on again
         replacement = self._spawn(handle.index)
         replacement.restarts = handle.restarts + 1
+        replacement.tasks = set(handle.tasks)  # placed here until the herder relaunches them
         self.workers[handle.index] = replacement
         tasks = set(handle.tasks)
 
         async def _resume() -> None:
             await replacement.ready.wait()
+            replacement.resume = None
             self.on_death(handle.index, tasks)
 
         t = loop.create_task(_resume())
+        replacement.resume = t
         self._background.add(t)
         t.add_done_callback(self._background.discard)
 

@@ -14,6 +14,7 @@ from controlplane.herder import PAUSED, STARTED, STOPPED, StandaloneHerder
 from controlplane.rest.errors import RestError, json_body
 from engine.spi.errors import BadRequestError, ConfigError, NotFoundError
 
+MAX_PREVIEW_TIMEOUT_MS = 90_000  # Kafka's REST request timeout
 INITIAL_STATES = {"RUNNING": STARTED, "PAUSED": PAUSED, "STOPPED": STOPPED}
 CREATE_FIELDS = {"name", "config", "initial_state"}
 
@@ -268,10 +269,12 @@ async def preview(request: Request) -> Response:
     config = h.config(name)
     try:
         records = int(request.query_params.get("records", "10"))
-        timeout_s = int(request.query_params.get("timeout_ms", "10000")) / 1000
+        timeout_ms = int(request.query_params.get("timeout_ms", "10000"))
     except ValueError as e:
         raise RestError(400, f"records and timeout_ms must be integers: {e}") from e
-    return JSONResponse(await run(h, config, records, timeout_s))
+    if not 1 <= timeout_ms <= MAX_PREVIEW_TIMEOUT_MS:
+        raise RestError(400, f"timeout_ms must be between 1 and {MAX_PREVIEW_TIMEOUT_MS}, not {timeout_ms}")
+    return JSONResponse(await run(h, config, records, timeout_ms / 1000))
 
 
 ROUTES = [

@@ -233,3 +233,44 @@ def test_metrics_count_the_records_sent(tmp_path: Path, kafka_bootstrap: str) ->
             next(gen, None)
         finally:
             proc.stop()
+
+
+def _worker_children(pid: int) -> list[psutil.Process]:
+    return [c for c in psutil.Process(pid).children() if "spawn_main" in " ".join(c.cmdline())]
+
+
+def test_a_task_that_keeps_crashing_its_worker_is_failed(tmp_path: Path, kafka_bootstrap: str) -> None:
+    (tmp_path / "in.txt").write_text("x\n")
+    gen = rest_worker(tmp_path, kafka_bootstrap)
+    proc, client = next(gen)
+    try:
+        client.create(
+            "crashy",
+            {
+                "connector.class": "FileStreamSource",
+                "file": str(tmp_path / "in.txt"),
+                "topic": "crashy-topic",
+            },
+        )
+        client.wait_states("crashy", "RUNNING", ["RUNNING"])
+        for n in range(4):
+            wait_until(lambda n=n: proc.log().count("Restarting task crashy-0") == n, 30, f"relaunch {n}")
+            [worker] = wait_until(lambda: _worker_children(proc.proc.pid) or None, 30, "a worker process")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+            wait_until(
+                lambda w=worker: w.pid not in [c.pid for c in _worker_children(proc.proc.pid)],
+                10,
+                "its reaping",
+            )
+        wait_until(lambda: client.states("crashy")[1] == ["FAILED"], 30, "the task to be FAILED")
+        trace = client.ok("GET", "/connectors/crashy/tasks/0/status")["trace"]
+        assert "The worker process running task crashy-0 died 4 times within 300s" in trace
+        wait_until(lambda: len(_worker_children(proc.proc.pid)) == 1, 30, "a replacement worker")
+        assert client.post("/connectors/crashy/tasks/0/restart").status == 204
+        client.wait_states("crashy", "RUNNING", ["RUNNING"])
+    finally:
+        try:
+            next(gen, None)
+        finally:
+            proc.stop()
