@@ -74,7 +74,9 @@ class Supervisor:
             target=worker_process.main,
             args=(child, index, cpu, self.log_level),
             name=f"arrowsmith-worker-{index}",
-            daemon=True,
+            # not daemonic: a worker may start a pipeline stage process of its own; a worker
+            # whose control plane dies exits by itself when its control pipe closes
+            daemon=False,
         )
         proc.start()
         child.close()

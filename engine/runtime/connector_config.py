@@ -252,6 +252,18 @@ def sink_connector_def() -> ConfigDef:
         display_name="Dead Letter Queue Topic Replication Factor",
     )
     d.define(
+        "pipeline.processes",
+        Type.INT,
+        1,
+        Range.between(1, 2),
+        Importance.LOW,
+        "arrowsmith: 2 runs the task's put() in a second pinned process, joined to the consuming and "
+        "converting process by a shared-memory ring, so one ordered partition can use two cores.",
+        group=COMMON,
+        width=Width.SHORT,
+        display_name="Pipeline processes",
+    )
+    d.define(
         "errors.deadletterqueue.context.headers.enable",
         Type.BOOLEAN,
         False,

@@ -21,6 +21,7 @@ from confluent_kafka import TopicPartition as KTopicPartition
 from engine.runtime.clients import consumer_config
 from engine.runtime.conversion import BatchConverter, describe_row
 from engine.runtime.metrics import Timer
+from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.source_runner import _prefixed
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
@@ -116,8 +117,13 @@ class WorkerSinkTask(WorkerTask):
 
     def execute(self) -> None:
         spec = self.spec
-        task = self.new_task()
-        assert isinstance(task, SinkTask)
+        if pipelined(spec.connector_config):
+            task: SinkTask = PipelinedSinkTask(spec.task_config["task.class"])
+            self.task = task
+        else:
+            plain = self.new_task()
+            assert isinstance(plain, SinkTask)
+            task = plain
         self.sink = task
         converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
         group = spec.connector_config.get("consumer.override.group.id") or f"connect-{spec.connector}"
