@@ -81,12 +81,15 @@ values = {values(PLUGINS)}
 values = {values(LOGGERS)}
 [dictionaries.tasks]
 values = [0, 1, 2]
+[dictionaries.timeouts]  # previews wait up to timeout_ms for records: keep the run short
+values = [-1, 0, 1, 250, 1000, 90001, 4486455386]
 
 [parameters]
 "path.name" = {{ dictionary = "connectors", probability = 0.7 }}
 "path.plugin" = {{ dictionary = "plugins", probability = 0.7 }}
 "path.logger" = {{ dictionary = "loggers", probability = 0.5 }}
 "path.task" = {{ dictionary = "tasks", probability = 0.7 }}
+"query.timeout_ms" = {{ dictionary = "timeouts", probability = 1.0 }}
 """
     path = work / "schemathesis.toml"
     path.write_text(text)
