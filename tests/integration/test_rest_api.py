@@ -893,6 +893,23 @@ def test_loggers(rest: RestClient) -> None:
     assert rest.ok("GET", f"/admin/loggers/{ns}")["level"] == "WARN"
 
 
+# -- preview (arrowsmith) -----------------------------------------------------------------------
+def test_preview_parameters(rest: RestClient, tmp_path: Path) -> None:
+    name = unique("preview")
+    rest.create(name, source_config(tmp_path), initial_state="STOPPED")
+    cases = [
+        ("timeout_ms=4486455386", "timeout_ms must be between 1 and 90000, not 4486455386"),
+        ("timeout_ms=0", "timeout_ms must be between 1 and 90000, not 0"),
+        ("records=0", "records must be between 1 and 10000, not 0"),
+    ]
+    for query, message in cases:
+        assert rest.post(f"/connectors/{name}/preview?{query}").error == (400, message), query
+    r = rest.post(f"/connectors/{name}/preview?records=x")
+    assert r.status == 400
+    assert r.error[1].startswith("records and timeout_ms must be integers: ")
+    assert rest.post(f"/connectors/{UNKNOWN}/preview").error == (404, f"Connector {UNKNOWN} not found")
+
+
 # -- malformed requests ----------------------------------------------------------------------------
 BODY_ENDPOINTS = [
     ("POST", "/connectors"),

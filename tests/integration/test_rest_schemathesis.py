@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from controlplane import metrics
 from controlplane.rest import connectors, loggers, plugins
 from controlplane.rest.openapi import spec
 from engine.testing.pytest_kafka import TopicFactory
@@ -53,7 +54,7 @@ def test_openapi_describes_every_route() -> None:
     }
     served = {
         (route.path, method)
-        for route in [*connectors.ROUTES, *plugins.ROUTES, *loggers.ROUTES]
+        for route in [*connectors.ROUTES, *plugins.ROUTES, *loggers.ROUTES, *metrics.ROUTES]
         for method in route.methods or ()
         if method != "HEAD"
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -111,11 +113,25 @@ def _high_watermark(bootstrap: str, topic: str) -> int:
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_bootstrap: str) -> None:
-    n = 600_000
+    n = 400_000
     topic = f"kill-{uuid.uuid4().hex[:8]}"
     data = make_lines(n)
     lines = data.splitlines(keepends=True)
-    (tmp_path / "in.txt").write_bytes(data)
+    # The input grows while the pipeline runs (the source tails it), so the kill lands
+    # mid-stream whatever the machine's speed.
+    chunk = len(data) // 40
+    (tmp_path / "in.txt").write_bytes(data[:chunk])
+    appended = threading.Event()
+
+    def grow() -> None:
+        for start in range(chunk, len(data), chunk):
+            time.sleep(0.25)
+            with open(tmp_path / "in.txt", "ab") as f:
+                f.write(data[start : start + chunk])
+        appended.set()
+
+    writer = threading.Thread(target=grow, daemon=True)
+    writer.start()
     worker = write_props(
         tmp_path / "worker.properties", worker_props(tmp_path, kafka_bootstrap, flush_ms=300)
     )
@@ -125,7 +141,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_boo
     first = Standalone(tmp_path, worker, src, sink)
     try:
         first.wait_for(
-            lambda: count_lines(out) > 0 and 0 < stored_position(tmp_path) < len(data),
+            lambda: count_lines(out) > 0 and stored_position(tmp_path) > 0 and not appended.is_set(),
             120,
             "both connectors to be mid-stream",
         )
@@ -142,6 +158,8 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_boo
     assert 0 < source_resume < n
     assert sink_resume <= written_before
 
+    writer.join(30)
+    assert appended.is_set()
     second = Standalone(tmp_path, worker, src, sink)
     try:
         second.wait_for(lambda: stored_position(tmp_path) == len(data), 120, "the source to reach the end")
