@@ -172,6 +172,7 @@ class FileStreamSourceTask(SourceTask):
         self.avg_line = 0.8 * self.avg_line + 0.2 * (used / len(lines))
         self.buffer = self.buffer[used:]
         self.position += used
+        log.debug("Read %d lines from %s, up to byte %d", len(lines), self.filename or "stdin", self.position)
         now = np.full(len(lines), int(time.time() * 1000), dtype=np.int64)
         batch = make_batch(
             topic=self.topic,

@@ -274,3 +274,32 @@ def test_a_task_that_keeps_crashing_its_worker_is_failed(tmp_path: Path, kafka_b
             next(gen, None)
         finally:
             proc.stop()
+
+
+def test_log_levels_change_live_in_the_worker_processes(tmp_path: Path, kafka_bootstrap: str) -> None:
+    (tmp_path / "in.txt").write_text("one\n")
+    gen = rest_worker(tmp_path, kafka_bootstrap)
+    proc, client = next(gen)
+    try:
+        client.create(
+            "loud",
+            {"connector.class": "FileStreamSource", "file": str(tmp_path / "in.txt"), "topic": "loud-topic"},
+        )
+        client.wait_states("loud", "RUNNING", ["RUNNING"])
+        time.sleep(1.5)
+        assert "Read 1 lines" not in proc.log()  # DEBUG is off
+        affected = client.ok("PUT", "/admin/loggers/connectors.file", {"level": "DEBUG"})
+        assert "connectors.file" in affected
+        assert client.ok("GET", "/admin/loggers/connectors.file")["level"] == "DEBUG"
+        with open(tmp_path / "in.txt", "a") as f:
+            f.write("two\nthree\n")
+        wait_until(lambda: "Read 2 lines from" in proc.log(), 20, "a DEBUG line from the worker process")
+        line = next(ln for ln in proc.log().splitlines() if "Read 2 lines from" in ln)
+        assert " DEBUG [loud|task-0] Read 2 lines from " in line
+        worker_pid = int(line.rsplit("pid=", 1)[1])
+        assert worker_pid != proc.proc.pid  # logged by the worker process, tagged by the runtime
+    finally:
+        try:
+            next(gen, None)
+        finally:
+            proc.stop()
