@@ -159,16 +159,29 @@ class StandaloneHerder:
         if entry.target == STOPPED:
             entry.status = Status("STOPPED", worker_id=self.worker_id)
             return
-        cls = self.registry.resolve(entry.config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
-        instance: Connector = cls()  # type: ignore[assignment]
+        if await self._start_instance(entry):
+            try:
+                await self._start_tasks(entry)
+            except Exception as e:
+                self.connector_failed(entry.name, e)
+
+    async def _start_instance(self, entry: ConnectorEntry) -> bool:
+        """A new Connector instance, started; False (and the connector FAILED) if it raised."""
+        instance = self.new_connector(entry.config)
         instance.initialize(_Context(self, entry.name, asyncio.get_running_loop()))
         entry.instance = instance
         try:
             await asyncio.to_thread(instance.start, entry.config)
-            entry.status = Status("PAUSED" if entry.target == PAUSED else "RUNNING", worker_id=self.worker_id)
-            await self._start_tasks(entry)
         except Exception as e:
             self.connector_failed(entry.name, e)
+            return False
+        entry.status = Status("PAUSED" if entry.target == PAUSED else "RUNNING", worker_id=self.worker_id)
+        return True
+
+    def new_connector(self, config: Mapping[str, str]) -> Connector:
+        cls = self.registry.resolve(config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
+        instance: Connector = cls()  # type: ignore[assignment]
+        return instance
 
     async def _start_tasks(self, entry: ConnectorEntry) -> None:
         assert entry.instance is not None
@@ -339,15 +352,7 @@ class StandaloneHerder:
         if entry.instance is not None:
             await asyncio.to_thread(entry.instance.stop)
             entry.instance = None
-        cls = self.registry.resolve(entry.config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
-        instance: Connector = cls()  # type: ignore[assignment]
-        instance.initialize(_Context(self, entry.name, asyncio.get_running_loop()))
-        entry.instance = instance
-        try:
-            await asyncio.to_thread(instance.start, entry.config)
-            entry.status = Status("PAUSED" if entry.target == PAUSED else "RUNNING", worker_id=self.worker_id)
-        except Exception as e:
-            self.connector_failed(name, e)
+        await self._start_instance(entry)
 
     async def restart(self, name: str, include_tasks: bool, only_failed: bool) -> dict[str, Any]:
         """KIP-745 restart: returns the status with RESTARTING where something restarts."""
@@ -441,8 +446,7 @@ class StandaloneHerder:
         entry = self._require_stopped(name)
         if not entries:
             raise BadRequestError("Partitions / offsets need to be provided for an alter offsets request")
-        cls = self.registry.resolve(entry.config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
-        connector: Connector = cls()  # type: ignore[assignment]
+        connector = self.new_connector(entry.config)
         if entry.is_sink:
             from controlplane import sink_offsets
 
@@ -477,8 +481,7 @@ class StandaloneHerder:
 
     async def _reset_offsets(self, name: str) -> bool:
         entry = self._require_stopped(name)
-        cls = self.registry.resolve(entry.config["connector.class"], (PluginType.SOURCE, PluginType.SINK))
-        connector: Connector = cls()  # type: ignore[assignment]
+        connector = self.new_connector(entry.config)
         if entry.is_sink:
             from controlplane import sink_offsets
 

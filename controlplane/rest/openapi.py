@@ -109,14 +109,6 @@ def spec() -> dict[str, Any]:
         },
         "/metrics": {"get": _op("Prometheus metrics, text format (arrowsmith)", 200, errors=())},
         "/openapi.json": {"get": _op("This description", 200, errors=())},
-        "/connectors/{name}/preview": {
-            "post": _op(
-                "Preview records through the connector's converters (arrowsmith)",
-                200,
-                [_NAME, _q("records", "integer"), _q("timeout_ms", "integer")],
-                errors=(400, 404),
-            )
-        },
     }
     return {
         "openapi": "3.1.0",

@@ -492,7 +492,9 @@ def validate(
             values[prefix].errors.append(f"Invalid value {conv_name} for configuration {prefix}: {e}")
             continue
         conv_def = ConfigDef().embed(prefix + ".", prefix, 0, conv_cls.config_def())
-        sub = {k: v for k, v in props.items() if k.startswith(prefix + ".")}
+        # Kafka sets converter.type (key, value or header) before validating a converter
+        sub = {f"{prefix}.converter.type": prefix.split(".")[0]}
+        sub.update({k: v for k, v in props.items() if k.startswith(prefix + ".")})
         conv_values = conv_def.validate(sub)
         all_def = all_def.merge(conv_def)
         all_values.extend(conv_values)

@@ -319,11 +319,6 @@ def test_numbers_and_booleans_become_strings(rest: RestClient, tmp_path: Path) -
     assert rest.ok("GET", f"/connectors/{name}/config") == expected
 
 
-@pytest.mark.xfail(
-    reason="engine/runtime/connector_config.py validates a connector's converter without setting "
-    "converter.type (Kafka sets it to key/value/header first), so any *.converter override is refused",
-    strict=True,
-)
 def test_converter_override(rest: RestClient, tmp_path: Path) -> None:
     name = unique("converter")
     config = source_config(
