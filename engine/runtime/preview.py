@@ -25,6 +25,7 @@ from engine.runtime.conversion import BatchConverter
 from engine.runtime.messages import TaskSpec
 from engine.runtime.sink_runner import messages_to_batch
 from engine.runtime.source_runner import _Context, _OffsetReader, _prefixed
+from engine.runtime.transform_chain import TransformChain
 from engine.runtime.worker_task import load_task_class
 from engine.spi.connector import SinkConnector, SourceTask
 from engine.transport import RingEnd, RingWriter
@@ -45,6 +46,7 @@ def _source(spec: TaskSpec, registry: PluginRegistry, n: int, deadline: float) -
     task = load_task_class(spec.task_config["task.class"])()
     assert isinstance(task, SourceTask)
     converter = BatchConverter(registry, spec.worker_config, spec.connector_config)
+    chain = TransformChain(registry, spec.connector_config)
     task.initialize(_Context(spec.task_config, _OffsetReader(spec.offsets)))
     task.start(spec.task_config)
     out: list[pa.RecordBatch] = []
@@ -54,8 +56,11 @@ def _source(spec: TaskSpec, registry: PluginRegistry, n: int, deadline: float) -
             batch = task.poll()
             if batch is None or batch.records.num_rows == 0:
                 continue
-            out.append(converter.serialize(batch.records.slice(0, n - rows)))
-            rows += out[-1].num_rows
+            for part in (
+                chain.apply(batch.records.slice(0, n - rows)) if chain else [batch.records.slice(0, n - rows)]
+            ):
+                out.append(converter.serialize(part))
+                rows += part.num_rows
     finally:
         task.stop()
         task.poll()  # lets a task that releases resources in poll() do so
@@ -65,6 +70,7 @@ def _source(spec: TaskSpec, registry: PluginRegistry, n: int, deadline: float) -
 
 def _sink(spec: TaskSpec, registry: PluginRegistry, n: int, deadline: float) -> pa.RecordBatch | None:
     converter = BatchConverter(registry, spec.worker_config, spec.connector_config)
+    chain = TransformChain(registry, spec.connector_config)
     conf, _ = consumer_config(
         spec.worker_config.get("bootstrap.servers", "localhost:9092"),
         f"connector-preview-{spec.connector}",
@@ -82,7 +88,8 @@ def _sink(spec: TaskSpec, registry: PluginRegistry, n: int, deadline: float) -> 
         while rows < n and time.monotonic() < deadline:
             msgs = [m for m in consumer.consume(n - rows, 0.2) if m.error() is None]
             if msgs:
-                out.extend(converter.deserialize(messages_to_batch(msgs)))
+                for b in converter.deserialize(messages_to_batch(msgs)):
+                    out.extend(chain.apply(b) if chain else [b])
                 rows += len(msgs)
     finally:
         consumer.close()

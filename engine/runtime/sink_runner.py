@@ -23,6 +23,7 @@ from engine.runtime.conversion import BatchConverter, describe_row
 from engine.runtime.metrics import Timer
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.source_runner import _prefixed
+from engine.runtime.transform_chain import TransformChain
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
 from engine.spi.errors import ConnectError, DataError, RetriableError
@@ -126,6 +127,7 @@ class WorkerSinkTask(WorkerTask):
             task = plain
         self.sink = task
         converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
+        self.chain = TransformChain(self.registry, spec.connector_config)
         group = spec.connector_config.get("consumer.override.group.id") or f"connect-{spec.connector}"
         conf, max_poll = consumer_config(
             spec.worker_config.get("bootstrap.servers", "localhost:9092"),
@@ -183,6 +185,7 @@ class WorkerSinkTask(WorkerTask):
                 task.stop()
                 consumer.close()
                 converter.close()
+                self.chain.close()
 
     def _ok(self, m: Any) -> bool:
         err = m.error()
@@ -212,6 +215,9 @@ class WorkerSinkTask(WorkerTask):
         except DataError as e:
             where = describe_row(raw, e.rows[0]) if e.rows else "unknown record"
             raise ConnectError(f"Tolerance exceeded in error handler: {e} (at {where})") from e
+        if self.chain:
+            with Timer(self.metrics, "transform_batch_seconds"):
+                batches = [t for b in batches for t in self.chain.apply(b)]
         for b in batches:
             with Timer(self.metrics, "put_batch_seconds"):
                 self._put(b)

@@ -22,6 +22,7 @@ from engine.runtime.clients import producer_config
 from engine.runtime.conversion import BatchConverter
 from engine.runtime.messages import CommitOffsets
 from engine.runtime.metrics import Timer
+from engine.runtime.transform_chain import TransformChain
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import OffsetStorageReader, SourceTask, SourceTaskContext
 from engine.spi.errors import ConnectError, DataError
@@ -62,6 +63,7 @@ class WorkerSourceTask(WorkerTask):
         task = self.new_task()
         assert isinstance(task, SourceTask)
         converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
+        chain = TransformChain(self.registry, spec.connector_config)
         conf: dict[str, Any] = producer_config(
             spec.worker_config.get("bootstrap.servers", "localhost:9092"),
             f"connector-producer-{spec.connector}-{spec.task}",
@@ -97,10 +99,13 @@ class WorkerSourceTask(WorkerTask):
                     if rows:
                         self.metrics.add("source_record_poll_total", rows)
                         self.metrics.observe("batch_size_records", rows)
-                        with Timer(self.metrics, "convert_batch_seconds"):
-                            binary = converter.serialize(batch.records)
-                        self._produce(producer, binary)
-                        self.metrics.add("source_record_write_total", rows)
+                        with Timer(self.metrics, "transform_batch_seconds"):
+                            parts = chain.apply(batch.records) if chain else [batch.records]
+                        for part in parts:
+                            with Timer(self.metrics, "convert_batch_seconds"):
+                                binary = converter.serialize(part)
+                            self._produce(producer, binary)
+                            self.metrics.add("source_record_write_total", part.num_rows)
                     for p, o in batch.offsets:
                         self.pending[partition_key(p)] = (p, o)
                 producer.poll(0)
@@ -120,6 +125,7 @@ class WorkerSourceTask(WorkerTask):
                 task.stop()
                 producer.flush(self.flush_timeout)
                 converter.close()
+                chain.close()
 
     def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
         if err is not None and self.delivery_error is None:

@@ -1,0 +1,147 @@
+"""The transformation chain: predicates split batches into contiguous runs, order is kept."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from engine.plugins import PluginRegistry
+from engine.runtime.transform_chain import TransformChain, join_adjacent
+from engine.spi.errors import ConfigError
+from engine.spi.record import make_batch
+from engine.spi.transform import Predicate, Transformation
+
+
+class Upper(Transformation):
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        i = batch.schema.get_field_index("value")
+        return batch.set_column(i, "value", pc.utf8_upper(batch.column("value")))
+
+
+class Length(Transformation):
+    """Changes the value's type: string → int32."""
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        i = batch.schema.get_field_index("value")
+        return batch.set_column(i, "value", pc.utf8_length(batch.column("value")))
+
+
+class DropAll(Transformation):
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return batch.slice(0, 0)
+
+
+class StartsWithA(Predicate):
+    def configure(self, configs: Mapping[str, str]) -> None:
+        self.prefix = configs.get("prefix", "a")
+
+    def test(self, batch: pa.RecordBatch) -> pa.BooleanArray:
+        return pc.fill_null(pc.starts_with(batch.column("value"), self.prefix), False)
+
+
+@pytest.fixture
+def registry() -> PluginRegistry:
+    r = PluginRegistry()
+    for cls in (Upper, Length, DropAll, StartsWithA):
+        r.register(cls)
+    return r
+
+
+def batch(*values: str | None) -> pa.RecordBatch:
+    return make_batch(topic="t", value=pa.array(list(values), pa.string()), offset=list(range(len(values))))
+
+
+def values(batches: list[pa.RecordBatch]) -> list[object]:
+    return [v for b in batches for v in b.column("value").to_pylist()]
+
+
+def test_no_transforms_is_empty(registry: PluginRegistry) -> None:
+    assert not TransformChain(registry, {})
+
+
+def test_conditional_transform_keeps_order(registry: PluginRegistry) -> None:
+    chain = TransformChain(
+        registry,
+        {
+            "transforms": "up",
+            "transforms.up.type": "Upper",
+            "transforms.up.predicate": "isA",
+            "predicates": "isA",
+            "predicates.isA.type": "StartsWithA",
+        },
+    )
+    out = chain.apply(batch("ab", "b", "ac", "ad", "c", None, "ae"))
+    assert values(out) == ["AB", "b", "AC", "AD", "c", None, "AE"]
+    assert len(out) == 1  # same schema: the runs are joined again
+    assert out[0].column("offset").to_pylist() == list(range(7))
+
+
+def test_negate_and_predicate_config(registry: PluginRegistry) -> None:
+    chain = TransformChain(
+        registry,
+        {
+            "transforms": "up",
+            "transforms.up.type": "Upper",
+            "transforms.up.predicate": "isX",
+            "transforms.up.negate": "true",
+            "predicates": "isX",
+            "predicates.isX.type": "StartsWithA",
+            "predicates.isX.prefix": "x",
+        },
+    )
+    assert values(chain.apply(batch("xa", "b", "xc"))) == ["xa", "B", "xc"]
+
+
+def test_a_type_change_on_some_rows_gives_separate_batches_in_order(registry: PluginRegistry) -> None:
+    chain = TransformChain(
+        registry,
+        {
+            "transforms": "len",
+            "transforms.len.type": "Length",
+            "transforms.len.predicate": "isA",
+            "predicates": "isA",
+            "predicates.isA.type": "StartsWithA",
+        },
+    )
+    out = chain.apply(batch("aaa", "aa", "b", "a"))
+    assert [b.column("value").to_pylist() for b in out] == [[3, 2], ["b"], [1]]
+    assert [b.column("offset").to_pylist() for b in out] == [[0, 1], [2], [3]]
+
+
+def test_chain_of_two_and_dropping(registry: PluginRegistry) -> None:
+    chain = TransformChain(
+        registry,
+        {
+            "transforms": "up,drop",
+            "transforms.up.type": "Upper",
+            "transforms.drop.type": "DropAll",
+            "transforms.drop.predicate": "isA",
+            "predicates": "isA",
+            "predicates.isA.type": "StartsWithA",
+            "predicates.isA.prefix": "A",
+        },
+    )
+    assert values(chain.apply(batch("a", "b", "a2"))) == ["B"]
+    assert chain.apply(batch("a")) == []
+    assert chain.apply(batch()) == []
+
+
+def test_sliced_input(registry: PluginRegistry) -> None:
+    chain = TransformChain(registry, {"transforms": "up", "transforms.up.type": "Upper"})
+    assert values(chain.apply(batch("x", "y", "z").slice(1, 2))) == ["Y", "Z"]
+
+
+def test_unknown_predicate_alias(registry: PluginRegistry) -> None:
+    with pytest.raises(ConfigError, match="names predicate nope"):
+        TransformChain(
+            registry, {"transforms": "up", "transforms.up.type": "Upper", "transforms.up.predicate": "nope"}
+        )
+
+
+def test_join_adjacent() -> None:
+    a, b = batch("1"), batch("2")
+    joined = join_adjacent([a, b.slice(0, 0), b])
+    assert len(joined) == 1 and values(joined) == ["1", "2"]
