@@ -205,6 +205,43 @@ def base_connector_def() -> ConfigDef:
     return d
 
 
+def _dead_letter_keys(d: ConfigDef) -> None:
+    """The dead-letter queue keys: Kafka's for sinks; arrowsmith gives sources a DLQ too."""
+    d.define(
+        "errors.deadletterqueue.topic.name",
+        Type.STRING,
+        "",
+        importance=Importance.MEDIUM,
+        documentation="Topic for records that failed (empty: no dead-letter queue).",
+        group=ERRORS,
+        order_in_group=6,
+        width=Width.MEDIUM,
+        display_name="Dead Letter Queue Topic Name",
+    )
+    d.define(
+        "errors.deadletterqueue.topic.replication.factor",
+        Type.SHORT,
+        3,
+        importance=Importance.MEDIUM,
+        documentation="Replication factor of the dead-letter queue topic when it is created.",
+        group=ERRORS,
+        order_in_group=7,
+        width=Width.MEDIUM,
+        display_name="Dead Letter Queue Topic Replication Factor",
+    )
+    d.define(
+        "errors.deadletterqueue.context.headers.enable",
+        Type.BOOLEAN,
+        False,
+        importance=Importance.MEDIUM,
+        documentation="Add __connect.errors.* headers to dead-lettered records.",
+        group=ERRORS,
+        order_in_group=8,
+        width=Width.MEDIUM,
+        display_name="Enable Error Context Headers",
+    )
+
+
 def sink_connector_def() -> ConfigDef:
     d = base_connector_def()
     d.define(
@@ -230,28 +267,6 @@ def sink_connector_def() -> ConfigDef:
         display_name="Topics regex",
     )
     d.define(
-        "errors.deadletterqueue.topic.name",
-        Type.STRING,
-        "",
-        importance=Importance.MEDIUM,
-        documentation="Topic for records that failed (empty: no dead-letter queue).",
-        group=ERRORS,
-        order_in_group=6,
-        width=Width.MEDIUM,
-        display_name="Dead Letter Queue Topic Name",
-    )
-    d.define(
-        "errors.deadletterqueue.topic.replication.factor",
-        Type.SHORT,
-        3,
-        importance=Importance.MEDIUM,
-        documentation="Replication factor of the dead-letter queue topic when it is created.",
-        group=ERRORS,
-        order_in_group=7,
-        width=Width.MEDIUM,
-        display_name="Dead Letter Queue Topic Replication Factor",
-    )
-    d.define(
         "pipeline.processes",
         Type.INT,
         1,
@@ -263,22 +278,13 @@ def sink_connector_def() -> ConfigDef:
         width=Width.SHORT,
         display_name="Pipeline processes",
     )
-    d.define(
-        "errors.deadletterqueue.context.headers.enable",
-        Type.BOOLEAN,
-        False,
-        importance=Importance.MEDIUM,
-        documentation="Add __connect.errors.* headers to dead-lettered records.",
-        group=ERRORS,
-        order_in_group=8,
-        width=Width.MEDIUM,
-        display_name="Enable Error Context Headers",
-    )
+    _dead_letter_keys(d)
     return d
 
 
 def source_connector_def() -> ConfigDef:
     d = base_connector_def()
+    _dead_letter_keys(d)
     d.define(
         "topic.creation.groups",
         Type.LIST,

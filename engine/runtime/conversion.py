@@ -172,3 +172,8 @@ def describe_row(batch: pa.RecordBatch, row: int) -> str:
     partition = batch.column("partition")[row].as_py()
     offset = batch.column("offset")[row].as_py()
     return f"topic='{topic}', partition={partition}, offset={offset}"
+
+
+def class_path(obj: object) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -18,15 +18,17 @@ import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KTopicPartition
 
-from engine.runtime.clients import consumer_config
-from engine.runtime.conversion import BatchConverter, describe_row
+from engine.runtime.clients import consumer_config, producer_config
+from engine.runtime.conversion import BatchConverter, class_path
+from engine.runtime.dead_letter import DeadLetterQueue
+from engine.runtime.error_handler import ErrorHandler, ErrorPolicy
 from engine.runtime.metrics import Timer
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.source_runner import _prefixed
 from engine.runtime.transform_chain import TransformChain
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
-from engine.spi.errors import ConnectError, DataError, RetriableError
+from engine.spi.errors import RetriableError
 from engine.spi.record import BINARY_SCHEMA, HEADER_TYPE, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,28 @@ class WorkerSinkTask(WorkerTask):
         self.sink = task
         converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
         self.chain = TransformChain(self.registry, spec.connector_config)
+        self.converter_name = class_path(converter.value)
+        self.errors = ErrorHandler(
+            ErrorPolicy.from_config(spec.connector_config), spec.name, self.metrics, stopping=self.stopping
+        )
+        self._raw: pa.RecordBatch | None = None
+        self._raw_index: dict[tuple[str, int, int], int] | None = None
+        self.dlq: DeadLetterQueue | None = None
+        if (spec.connector_config.get("errors.deadletterqueue.topic.name") or "").strip():
+            self.dlq = DeadLetterQueue(
+                spec.connector_config,
+                spec.connector,
+                spec.task,
+                producer_config(
+                    spec.worker_config.get("bootstrap.servers", "localhost:9092"),
+                    f"connector-dlq-producer-{spec.connector}-{spec.task}",
+                    _prefixed(spec.worker_config, "producer."),
+                    _prefixed(spec.connector_config, "producer.override."),
+                ),
+                self.metrics,
+                self._original,
+            )
+            self.errors.reporters.append(self.dlq.report)
         group = spec.connector_config.get("consumer.override.group.id") or f"connect-{spec.connector}"
         conf, max_poll = consumer_config(
             spec.worker_config.get("bootstrap.servers", "localhost:9092"),
@@ -186,6 +210,8 @@ class WorkerSinkTask(WorkerTask):
                 consumer.close()
                 converter.close()
                 self.chain.close()
+                if self.dlq is not None:
+                    self.dlq.close()
 
     def _ok(self, m: Any) -> bool:
         err = m.error()
@@ -207,17 +233,16 @@ class WorkerSinkTask(WorkerTask):
         if not msgs:
             return
         raw = messages_to_batch(msgs)
+        self._raw, self._raw_index = raw, None
         self.metrics.add("sink_record_read_total", raw.num_rows)
         self.metrics.observe("batch_size_records", raw.num_rows)
-        try:
-            with Timer(self.metrics, "convert_batch_seconds"):
-                batches = converter.deserialize(raw)
-        except DataError as e:
-            where = describe_row(raw, e.rows[0]) if e.rows else "unknown record"
-            raise ConnectError(f"Tolerance exceeded in error handler: {e} (at {where})") from e
+        with Timer(self.metrics, "convert_batch_seconds"):
+            batches = self.errors.run("VALUE_CONVERTER", self.converter_name, converter.deserialize, raw)
         if self.chain:
             with Timer(self.metrics, "transform_batch_seconds"):
-                batches = [t for b in batches for t in self.chain.apply(b)]
+                batches = [
+                    t for b in batches for t in self.errors.run("TRANSFORMATION", "", self.chain.apply, b)
+                ]
         for b in batches:
             with Timer(self.metrics, "put_batch_seconds"):
                 self._put(b)
@@ -230,6 +255,31 @@ class WorkerSinkTask(WorkerTask):
             )
             if high >= 0:
                 self.metrics.lag[(tp.topic, tp.partition)] = max(0, high - nxt)
+
+    def _original(
+        self, batch: pa.RecordBatch, row: int
+    ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]], int | None]:
+        """The consumed bytes of a record of the current batch (for the dead-letter queue)."""
+        raw = self._raw
+        assert raw is not None
+        if self._raw_index is None:
+            keys = zip(
+                raw.column("topic").to_pylist(),
+                raw.column("partition").to_pylist(),
+                raw.column("offset").to_pylist(),
+                strict=True,
+            )
+            self._raw_index = {k: i for i, k in enumerate(keys)}
+        key = (
+            batch.column("topic")[row].as_py(),
+            batch.column("partition")[row].as_py(),
+            batch.column("offset")[row].as_py(),
+        )
+        i = self._raw_index[key]
+        rec = raw.slice(i, 1).to_pylist()[0]
+        headers = [(h["key"], h["value"]) for h in rec["headers"] or []]
+        ts = rec["timestamp"]
+        return rec["key"], rec["value"], headers, int(ts.timestamp() * 1000) if ts is not None else None
 
     def _put(self, batch: pa.RecordBatch) -> None:
         while True:
@@ -245,6 +295,8 @@ class WorkerSinkTask(WorkerTask):
     def _commit(self, offsets: Mapping[TopicPartition, int], asynchronous: bool) -> None:
         if not offsets:
             return
+        if self.dlq is not None:
+            self.dlq.flush(self.commit_timeout)  # a record is in the DLQ before its offset is committed
         try:
             allowed = self.sink.pre_commit(dict(offsets))
         except Exception:

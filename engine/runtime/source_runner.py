@@ -19,7 +19,9 @@ import pyarrow as pa
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from engine.runtime.clients import producer_config
-from engine.runtime.conversion import BatchConverter
+from engine.runtime.conversion import BatchConverter, class_path
+from engine.runtime.dead_letter import DeadLetterQueue, typed_original
+from engine.runtime.error_handler import ErrorHandler, ErrorPolicy
 from engine.runtime.messages import CommitOffsets
 from engine.runtime.metrics import Timer
 from engine.runtime.transform_chain import TransformChain
@@ -64,6 +66,10 @@ class WorkerSourceTask(WorkerTask):
         assert isinstance(task, SourceTask)
         converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
         chain = TransformChain(self.registry, spec.connector_config)
+        conv_name = class_path(converter.value)
+        self.errors = ErrorHandler(
+            ErrorPolicy.from_config(spec.connector_config), spec.name, self.metrics, stopping=self.stopping
+        )
         conf: dict[str, Any] = producer_config(
             spec.worker_config.get("bootstrap.servers", "localhost:9092"),
             f"connector-producer-{spec.connector}-{spec.task}",
@@ -75,6 +81,14 @@ class WorkerSourceTask(WorkerTask):
         conf["error_cb"] = self._on_error
         conf["logger"] = logging.getLogger("librdkafka")
         producer = Producer(conf)
+        self.dlq: DeadLetterQueue | None = None
+        if (spec.connector_config.get("errors.deadletterqueue.topic.name") or "").strip():
+            # beyond Kafka Connect: source records that fail transformation or conversion
+            base = {k: v for k, v in conf.items() if k not in {"on_delivery", "error_cb", "logger"}}
+            self.dlq = DeadLetterQueue(
+                spec.connector_config, spec.connector, spec.task, base, self.metrics, typed_original
+            )
+            self.errors.reporters.append(self.dlq.report)
         self.flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
         self.flush_timeout = int(spec.worker_config.get("offset.flush.timeout.ms", "5000")) / 1000
         self.pending: dict[str, tuple[SourcePartition, SourceOffset]] = {}
@@ -100,12 +114,19 @@ class WorkerSourceTask(WorkerTask):
                         self.metrics.add("source_record_poll_total", rows)
                         self.metrics.observe("batch_size_records", rows)
                         with Timer(self.metrics, "transform_batch_seconds"):
-                            parts = chain.apply(batch.records) if chain else [batch.records]
+                            parts = (
+                                self.errors.run("TRANSFORMATION", "", chain.apply, batch.records)
+                                if chain
+                                else [batch.records]
+                            )
                         for part in parts:
                             with Timer(self.metrics, "convert_batch_seconds"):
-                                binary = converter.serialize(part)
-                            self._produce(producer, binary)
-                            self.metrics.add("source_record_write_total", part.num_rows)
+                                binaries = self.errors.run(
+                                    "VALUE_CONVERTER", conv_name, lambda b: [converter.serialize(b)], part
+                                )
+                            for binary in binaries:
+                                self._produce(producer, binary)
+                                self.metrics.add("source_record_write_total", binary.num_rows)
                     for p, o in batch.offsets:
                         self.pending[partition_key(p)] = (p, o)
                 producer.poll(0)
@@ -126,6 +147,8 @@ class WorkerSourceTask(WorkerTask):
                 producer.flush(self.flush_timeout)
                 converter.close()
                 chain.close()
+                if self.dlq is not None:
+                    self.dlq.close()
 
     def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
         if err is not None and self.delivery_error is None:
@@ -145,6 +168,8 @@ class WorkerSourceTask(WorkerTask):
 
     def _commit(self, producer: Producer, task: SourceTask) -> None:
         """Flush, then write every offset whose records were all acknowledged."""
+        if self.dlq is not None:
+            self.dlq.flush(self.flush_timeout)
         remaining = producer.flush(self.flush_timeout)
         self._check_delivery()
         if remaining == 0:

@@ -43,6 +43,15 @@ class Step:
     negate: bool = False
 
     def apply(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        try:
+            return self._apply(batch)
+        except Exception as e:
+            # for the error handler and the dead-letter queue headers
+            e.stage = "TRANSFORMATION"  # type: ignore[attr-defined]
+            e.class_name = f"{type(self.transform).__module__}.{type(self.transform).__qualname__}"  # type: ignore[attr-defined]
+            raise
+
+    def _apply(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         if self.predicate is None or batch.num_rows == 0:
             return [self.transform.apply(batch)]
         mask = self.predicate.test(batch)

@@ -1,0 +1,1 @@
+"""Kafka Connect's built-in transformations, vectorized over Arrow record batches."""
