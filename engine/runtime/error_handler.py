@@ -190,7 +190,8 @@ def context_headers(
     """The ``__connect.errors.*`` headers of a dead-lettered record."""
 
     def cell(name: str) -> str:
-        return str(batch.column(name)[row].as_py()) if name in batch.schema.names else ""
+        value = batch.column(name)[row].as_py() if name in batch.schema.names else None
+        return "" if value is None else str(value)
 
     headers = [
         ("__connect.errors.topic", cell("topic")),

@@ -115,3 +115,44 @@ def test_sink_dead_letter_queue(tmp_path: Path, kafka_bootstrap: str, new_topic)
     log = proc.log()
     assert "Error encountered in task dlq-sink-0. Executing stage 'VALUE_CONVERTER' with class " in log
     assert f"where consumed record is {{topic='{topic}', partition=0, offset=502" in log
+
+
+def test_source_dead_letter_queue(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """Beyond Kafka Connect: a source record that fails a transform goes to the DLQ; the
+    others are produced in order."""
+    topic, dlq = "src-dlq-out", "src-dlq-dead"
+    lines = ["1", "2", "x", "3", "y", "4"]
+    (tmp_path / "in.txt").write_text("".join(f"{v}\n" for v in lines))
+    gen = rest_worker(tmp_path, kafka_bootstrap)
+    proc, client = next(gen)
+    try:
+        client.create(
+            "src-dlq",
+            {
+                "connector.class": "FileStreamSource",
+                "file": str(tmp_path / "in.txt"),
+                "topic": topic,
+                "transforms": "num",
+                "transforms.num.type": "org.apache.kafka.connect.transforms.Cast$Value",
+                "transforms.num.spec": "int32",
+                "errors.tolerance": "all",
+                "errors.deadletterqueue.topic.name": dlq,
+                "errors.deadletterqueue.topic.replication.factor": "1",
+                "errors.deadletterqueue.context.headers.enable": "true",
+            },
+        )
+        produced = read_all(kafka_bootstrap, topic, 4)
+        dead = read_all(kafka_bootstrap, dlq, 2)
+    finally:
+        try:
+            next(gen, None)
+        finally:
+            proc.stop()
+    assert [m.value() for m in produced] == [b"1", b"2", b"3", b"4"]  # StringConverter of the int32s
+    assert [m.value() for m in dead] == [b'"x"', b'"y"']  # the source records, as JSON text
+    for m in dead:
+        headers = dict(m.headers())
+        assert headers["__connect.errors.stage"] == b"TRANSFORMATION"
+        assert headers["__connect.errors.connector.name"] == b"src-dlq"
+        assert headers["__connect.errors.topic"] == topic.encode()
+        assert headers["__connect.errors.class.name"].endswith(b"CastValue")
