@@ -43,16 +43,20 @@ def read(bootstrap: str, admin_props: Mapping[str, str], group: str) -> list[dic
     return out
 
 
-def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise BadRequestError(f"Failed to parse {what}: {value!r}")
+def _int(value: Any, what: str, upper: int) -> int:
+    """A non-negative integer (JSON number or numeric string) below ``upper``."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        value = None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number < upper:
         raise BadRequestError(
             f"Failed to parse the following Kafka {what} value in the provided offsets: '{value}'. "
-            f"The value for the '{what}' key should be a valid integer"
-        ) from None
+            f"The value for the '{what}' key should be a valid non-negative integer below {upper}"
+        )
+    return number
 
 
 def parse(entries: list[dict[str, Any]]) -> list[tuple[str, int, int | None]]:
@@ -75,11 +79,16 @@ def parse(entries: list[dict[str, Any]]) -> list[tuple[str, int, int | None]]:
                 "The offset for a sink connector should either be null or contain the key "
                 f"'kafka_offset'. This is not the case for the offset: {offset}"
             )
+        topic = partition["kafka_topic"]
+        if not isinstance(topic, str) or not topic:
+            raise BadRequestError(
+                f"The 'kafka_topic' of a sink connector offset must be a topic name, not {topic!r}"
+            )
         out.append(
             (
-                str(partition["kafka_topic"]),
-                _int(partition["kafka_partition"], "kafka_partition"),
-                None if offset is None else _int(offset["kafka_offset"], "kafka_offset"),
+                topic,
+                _int(partition["kafka_partition"], "kafka_partition", 1 << 31),
+                None if offset is None else _int(offset["kafka_offset"], "kafka_offset", 1 << 63),
             )
         )
     return out
