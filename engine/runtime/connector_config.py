@@ -16,7 +16,7 @@ from engine.spi.config import (
     ConfigDef,
     ConfigValue,
     Importance,
-    NonEmptyString,
+    NonEmptyStringWithoutControlChars,
     Range,
     Type,
     ValidString,
@@ -37,7 +37,7 @@ def base_connector_def() -> ConfigDef:
     d.define(
         "name",
         Type.STRING,
-        validator=NonEmptyString(),
+        validator=NonEmptyStringWithoutControlChars(),
         importance=Importance.HIGH,
         documentation="Globally unique name to use for this connector.",
         group=COMMON,

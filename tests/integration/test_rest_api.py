@@ -229,19 +229,27 @@ BAD_CREATES: list[tuple[str, Any, str]] = [
     (
         "empty name",
         {"name": "", "config": FILE_SOURCE},
-        invalid("Invalid value  for configuration name: String must be non-empty"),
+        invalid("Invalid value  for configuration name: String may not be empty"),
     ),
     (
         "blank name",
         {"name": "  ", "config": FILE_SOURCE},
-        invalid("Invalid value  for configuration name: String must be non-empty"),
+        invalid("Invalid value  for configuration name: String may not be empty"),
     ),
     (
         "no name",
         {"config": FILE_SOURCE},
-        invalid("Invalid value  for configuration name: String must be non-empty"),
+        invalid("Invalid value  for configuration name: String may not be empty"),
     ),
     ("name not a string", {"name": 7, "config": FILE_SOURCE}, "The connector 'name' must be a string"),
+    (
+        "control character in name",
+        {"name": "bad\u0007bell", "config": FILE_SOURCE},
+        invalid(
+            "Invalid value bad\u0007bell for configuration name: String may not contain control sequences "
+            "but had the following ASCII chars: 7"
+        ),
+    ),
     (
         "config not an object",
         {"name": "bad-9", "config": ["connector.class"]},
