@@ -166,14 +166,6 @@ def _shift(err: DataError, start: int, what: str) -> DataError:
     return shifted
 
 
-def describe_row(batch: pa.RecordBatch, row: int) -> str:
-    """``topic=…, partition=…, offset=…`` of one row, for error traces."""
-    topic = batch.column("topic")[row].as_py()
-    partition = batch.column("partition")[row].as_py()
-    offset = batch.column("offset")[row].as_py()
-    return f"topic='{topic}', partition={partition}, offset={offset}"
-
-
 def class_path(obj: object) -> str:
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"

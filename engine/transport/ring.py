@@ -44,6 +44,7 @@ Error tree (each one pickles, see :mod:`engine.spi.errors`)::
 
 from __future__ import annotations
 
+import abc
 import logging
 import mmap
 import os
@@ -205,7 +206,7 @@ def _rebuild_end(role: Literal["writer", "reader"], *dup_fds: Any) -> RingEnd:
     return RingEnd(role, seg_fd, wait_fd, notify_fd)
 
 
-class _Side:
+class _Side(abc.ABC):
     """What a writer and a reader share: the mapping, the header words, the doorbell."""
 
     def __init__(self, end: RingEnd, role: Literal["writer", "reader"]) -> None:
@@ -248,8 +249,9 @@ class _Side:
     ) -> None:
         self.close()
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close this side (idempotent)."""
 
 
 class RingWriter(_Side):
