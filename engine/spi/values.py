@@ -9,11 +9,12 @@ that converters and transforms share it:
   as ISO-8601 (``2020-01-01``, ``12:34:56.789Z``, ``2020-01-01T12:34:56.789Z`` — chosen by
   value, as Kafka does). :func:`header_text` applies it to a whole array (one cast for
   strings, integers and booleans).
-* :func:`parse_string` is ``Values.parseString``: integers become the narrowest of
-  INT8..INT64, other numbers FLOAT32 (FLOAT64 or Decimal when FLOAT32 overflows), ``true`` /
-  ``false`` BOOLEAN, ``[..]`` arrays, ``{..}`` maps, ISO dates/times their logical types, the
-  rest (and the empty string) strings; ``null`` is null. :func:`kind_type` gives the Arrow
-  type of a parsed kind, :func:`parse_column` types a whole column of header text.
+* :func:`parse_string` is ``Values.parseString`` (:func:`parsed_text` writes its result
+  back): integers become the narrowest of INT8..INT64, other numbers FLOAT32 (FLOAT64 or
+  Decimal when FLOAT32 overflows), ``true`` / ``false`` BOOLEAN, ``[..]`` arrays, ``{..}``
+  maps, ISO dates/times their logical types, the rest (and the empty string) strings;
+  ``null`` is null. :func:`kind_type` gives the Arrow type of a parsed kind,
+  :func:`parse_column` types a whole column of header text.
 
 A batch column has one Arrow type, where Kafka types each value on its own: numbers widen
 to a common type as Kafka's ``SchemaMerger`` does, and when the values of a column have no
@@ -102,6 +103,9 @@ def _append(v: Any, t: pa.DataType, embedded: bool) -> str:
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' if embedded else v
     if isinstance(v, float):
+        if pa.types.is_null(t):  # no schema: a value that a float holds exactly was a Float
+            with np.errstate(all="ignore"):
+                return java_double_text(v, bool(np.float32(v) == v))
         return java_double_text(v, pa.types.is_float32(t))
     if isinstance(v, int | Decimal):
         return str(v)
@@ -121,7 +125,26 @@ def _append(v: Any, t: pa.DataType, embedded: bool) -> str:
         return "{" + pairs + "}"
     if pa.types.is_list(t):
         return "[" + ",".join(_append(x, t.value_type, True) for x in v) + "]"
+    if pa.types.is_null(t) and isinstance(v, list):  # elements of mixed kinds
+        if v and all(isinstance(x, tuple) for x in v):
+            return "{" + ",".join(_append(k, t, True) + ":" + _append(x, t, True) for k, x in v) + "}"
+        return "[" + ",".join(_append(x, t, True) for x in v) + "]"
     raise DataError(f"Failed to serialize unexpected value type {t}: {v!r}")
+
+
+def parsed_text(parsed: Parsed | None) -> str | None:
+    """A :func:`parse_string` result as ``Values.convertToString`` writes it (None for null).
+
+    Lists and maps whose elements have no common kind are written element by element.
+    """
+    if parsed is None:
+        return None
+    kind, value = parsed
+    t = kind_type(kind)
+    if t is None and isinstance(kind, tuple) and kind[0] == "map":
+        null = pa.null()
+        return "{" + ",".join(_append(k, null, True) + ":" + _append(x, null, True) for k, x in value) + "}"
+    return _append(value, t or pa.null(), False)
 
 
 def _millis(v: dt.datetime | dt.date | dt.time) -> int:
