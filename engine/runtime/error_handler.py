@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 
 from engine.runtime.metrics import TaskMetrics
@@ -78,6 +79,17 @@ class ErrorHandler:
                 f"{first_error}{where}"
             ) from first_error
         self._report(batch, bad, stage, class_name, first_error)
+        keep = np.ones(batch.num_rows, dtype=bool)
+        keep[bad] = False
+        good = batch.filter(pa.array(keep))
+        if good.num_rows == 0:
+            return []
+        try:
+            # one call on the good records (steps work record by record, so this equals
+            # running the step on each run of good records, and keeps the batches large)
+            return self._with_retries(step, good)
+        except Exception:
+            log.debug("The step failed again without its bad records; running it run by run")
         out: list[pa.RecordBatch] = []
         start = 0
         for row in [*bad, batch.num_rows]:

@@ -216,11 +216,19 @@ def _parse_int(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
 
 def _parse_float(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
     """``Float.parseFloat`` / ``Double.parseDouble`` (trimmed; NaN, Infinity, suffixes, hex)."""
+    typ = _OUTPUT_TYPES[target]
+    try:
+        # fast path: Arrow parses plain decimal text, which Java accepts alike; anything
+        # else (spaces, suffixes, hex, NaN/Infinity, garbage) takes the exact path below
+        fast = pc.cast(text, typ)
+        if not pc.any(pc.is_nan(fast)).as_py() and not pc.any(pc.is_inf(fast)).as_py():
+            return fast
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE), True)
     hex_rows = pc.fill_null(pc.match_substring_regex(text, _HEX_RE), False)
     trimmed = pc.replace_substring_regex(text, r"^[\x00-\x20]+|[\x00-\x20]+$", "")
     cleaned = pc.replace_substring_regex(trimmed, r"[fFdD]$", "")
-    typ = _OUTPUT_TYPES[target]
     out = pc.cast(pc.if_else(ok, cleaned, pa.scalar(None, pa.string())), typ)
     if pc.any(hex_rows).as_py():
         # hexadecimal literals are rare: parse those rows with Python's float.fromhex

@@ -72,7 +72,7 @@ def test_named_rows_are_trusted() -> None:
     out = h.run("VALUE_CONVERTER", "Json", named, batch("a", "bad", "b"))
     assert values(out) == ["a", "b"]
     assert seen[0][0] == [11]
-    assert calls == [3, 1, 1]  # the whole batch, then the two good runs: no bisection
+    assert calls == [3, 2]  # the whole batch, then the good records once: no bisection
 
 
 def test_tolerance_none_fails_naming_the_record() -> None:
