@@ -17,15 +17,15 @@ for schema defaults and for the rare subnormal floats). The pieces:
 from __future__ import annotations
 
 import base64
-import math
 import re
 from collections.abc import Callable, Sequence
-from decimal import Context, Decimal
 from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from engine.spi.values import java_double_text
 
 Piece: TypeAlias = "str | pa.Array"
 """A literal (the same text on every row) or a string array (one text per row)."""
@@ -156,56 +156,6 @@ def quoted(arr: pa.Array) -> list[Piece]:
 
 _F32_MIN_NORMAL = 1.1754943508222875e-38
 _F64_MIN_NORMAL = 2.2250738585072014e-308
-
-
-def java_double_text(value: float, float32: bool = False) -> str:
-    """``Double.toString`` (or ``Float.toString``) of one value, as JDK 19+ prints it."""
-    if float32:
-        with np.errstate(all="ignore"):
-            value = float(np.float32(value))
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
-    sign = "-" if value < 0 else ""
-    x = abs(value)
-    shortest = str(np.float32(x)) if float32 else repr(x)
-    digits, exp = _digits(Decimal(shortest))
-    if len(digits) == 1 and x < (_F32_MIN_NORMAL if float32 else _F64_MIN_NORMAL):
-        digits, exp = _closest_two_digits(x, digits, exp, float32)
-    return sign + _java_layout(digits, exp, x)
-
-
-def _digits(d: Decimal) -> tuple[str, int]:
-    """Significant digits (no trailing zeros) and the decimal exponent of the first one."""
-    _, tup, e = d.as_tuple()
-    assert isinstance(e, int)
-    digs = "".join(map(str, tup)).lstrip("0") or "0"
-    return digs.rstrip("0") or "0", len(digs) - 1 + e
-
-
-def _closest_two_digits(x: float, digits: str, exp: int, float32: bool) -> tuple[str, int]:
-    """JDK 19+: when the shortest decimal has one digit, a closer two-digit one wins."""
-    ctx = Context(prec=2000)
-    exact = Decimal(float(np.float32(x))) if float32 else Decimal(x)
-    two = exact.quantize(Decimal(f"1E{exp - 1}"), context=ctx)
-    back = float(np.float32(float(two))) if float32 else float(two)
-    one = Decimal(f"{digits}E{exp}")
-    if back == x and ctx.abs(ctx.subtract(two, exact)) < ctx.abs(ctx.subtract(one, exact)):
-        return _digits(two)
-    return digits, exp
-
-
-def _java_layout(digits: str, exp: int, x: float) -> str:
-    if 1e-3 <= x < 1e7:
-        if exp >= 0:
-            whole = digits[: exp + 1].ljust(exp + 1, "0")
-            frac = digits[exp + 1 :] or "0"
-            return f"{whole}.{frac}"
-        return "0." + "0" * (-exp - 1) + digits
-    return f"{digits[0]}.{digits[1:] or '0'}E{exp}"
 
 
 _SCI_NO_FRACTION = r"^(-?\d)e\+?(-?\d+)$"

@@ -25,9 +25,10 @@ from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 
-from engine.converters.json_codec import escape_text, java_double_text
+from engine.converters.json_codec import escape_text
 from engine.spi import schema as cs
 from engine.spi.errors import DataError
+from engine.spi.values import java_double_text
 
 META_KEY_OPTIONAL = b"connect.key.optional"
 """On a map's key field: the Connect key schema was optional (Arrow map keys never are)."""
