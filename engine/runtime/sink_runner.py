@@ -21,7 +21,7 @@ from confluent_kafka import TopicPartition as KTopicPartition
 from engine.runtime.clients import consumer_config, producer_config
 from engine.runtime.conversion import BatchConverter, class_path
 from engine.runtime.dead_letter import DeadLetterQueue
-from engine.runtime.error_handler import ErrorHandler, ErrorPolicy
+from engine.runtime.error_handler import ErrorHandler, ErrorPolicy, backoff_ms
 from engine.runtime.metrics import Timer
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.source_runner import _prefixed
@@ -282,14 +282,27 @@ class WorkerSinkTask(WorkerTask):
         return rec["key"], rec["value"], headers, int(ts.timestamp() * 1000) if ts is not None else None
 
     def _put(self, batch: pa.RecordBatch) -> None:
+        """``put``, redelivering the same batch after a ``RetriableError``: back-off of
+        ``context.timeout(ms)`` when the task set one, else exponential with jitter up to
+        ``errors.retry.delay.max.ms``; with ``errors.retry.timeout`` > 0 the task fails after
+        that long (by default, as in Kafka Connect, it retries for as long as it takes)."""
+        policy = self.errors.policy
+        started = time.monotonic()
+        attempt = 0
         while True:
             try:
                 self.sink.put(batch)
                 return
             except RetriableError as e:
-                backoff = max(self.ctx.backoff_ms, 100) / 1000
-                log.warning("put() asked to retry (%s); redelivering the batch in %.1fs", e, backoff)
-                if self.stopping.wait(backoff):
+                if (
+                    policy.retry_timeout_ms > 0
+                    and (time.monotonic() - started) * 1000 >= policy.retry_timeout_ms
+                ):
+                    raise
+                delay_ms = self.ctx.backoff_ms or backoff_ms(attempt, policy.retry_delay_max_ms)
+                attempt += 1
+                log.warning("put() asked to retry (%s); redelivering the batch in %.0f ms", e, delay_ms)
+                if self.stopping.wait(delay_ms / 1000):
                     raise
 
     def _commit(self, offsets: Mapping[TopicPartition, int], asynchronous: bool) -> None:
