@@ -466,7 +466,7 @@ def run_vectorized(data: Data, registry: PluginRegistry, mode: str, *, bad: bool
     errors = ErrorHandler(ErrorPolicy(tolerance_all=True), "bench", TaskMetrics("bench", 0), reporters)
 
     def step(batch: pa.RecordBatch) -> list[pa.RecordBatch]:
-        return errors.run("TRANSFORMATION", "", chain.apply, batch) if bad else chain.apply(batch)
+        return chain.apply(batch, errors.transform_runner) if bad else chain.apply(batch)
 
     variant = "vectorized-bad" if bad else "vectorized"
     out = Outcome(Run(mode, variant, data.records, int(data.bad.sum()) if bad else 0))

@@ -98,6 +98,10 @@ class ErrorHandler:
             start = row + 1
         return out
 
+    def transform_runner(self, step: Step, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        """For ``TransformChain.apply(batch, run=…)``: each transform under the handler."""
+        return self.run("TRANSFORMATION", "", step, batch)
+
     def _with_retries(self, step: Step, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         deadline = None
         attempt = 0

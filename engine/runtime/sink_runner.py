@@ -240,9 +240,7 @@ class WorkerSinkTask(WorkerTask):
             batches = self.errors.run("VALUE_CONVERTER", self.converter_name, converter.deserialize, raw)
         if self.chain:
             with Timer(self.metrics, "transform_batch_seconds"):
-                batches = [
-                    t for b in batches for t in self.errors.run("TRANSFORMATION", "", self.chain.apply, b)
-                ]
+                batches = [t for b in batches for t in self.chain.apply(b, self.errors.transform_runner)]
         for b in batches:
             with Timer(self.metrics, "put_batch_seconds"):
                 self._put(b)

@@ -115,7 +115,7 @@ class WorkerSourceTask(WorkerTask):
                         self.metrics.observe("batch_size_records", rows)
                         with Timer(self.metrics, "transform_batch_seconds"):
                             parts = (
-                                self.errors.run("TRANSFORMATION", "", chain.apply, batch.records)
+                                chain.apply(batch.records, self.errors.transform_runner)
                                 if chain
                                 else [batch.records]
                             )

@@ -9,7 +9,7 @@ value's type for some rows only) stay separate batches, in order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,7 @@ from engine.spi.errors import ConfigError
 from engine.spi.transform import Predicate, Transformation
 
 _RESERVED = ("type", "predicate", "negate")
+Runner = Callable[[Callable[[pa.RecordBatch], list[pa.RecordBatch]], pa.RecordBatch], list[pa.RecordBatch]]
 
 
 def _aliases(value: str | None) -> list[str]:
@@ -114,13 +115,17 @@ class TransformChain:
     def __bool__(self) -> bool:
         return bool(self.steps)
 
-    def apply(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
-        """The transformed batch, as one or more batches in order (none if all were dropped)."""
+    def apply(self, batch: pa.RecordBatch, run: Runner | None = None) -> list[pa.RecordBatch]:
+        """The transformed batch, as one or more batches in order (none if all were dropped).
+
+        ``run(step, batch)`` runs each step (the error handler passes itself here, so a
+        failing step is retried on its good records alone, not the whole chain).
+        """
         batches = [batch]
         for step in self.steps:
             out: list[pa.RecordBatch] = []
             for b in batches:
-                out.extend(step.apply(b))
+                out.extend(step.apply(b) if run is None else run(step.apply, b))
             batches = join_adjacent(out)
             if not batches:
                 return []

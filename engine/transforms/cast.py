@@ -214,17 +214,42 @@ def _parse_int(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
     return pc.cast(pc.if_else(ok, number, pa.scalar(None, number.type)), _OUTPUT_TYPES[target])
 
 
+_PLAIN_FLOAT_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
 def _parse_float(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
-    """``Float.parseFloat`` / ``Double.parseDouble`` (trimmed; NaN, Infinity, suffixes, hex)."""
+    """``Float.parseFloat`` / ``Double.parseDouble`` (trimmed; NaN, Infinity, suffixes, hex).
+
+    Plain decimal text, which Arrow's parser and Java read alike, goes through Arrow's cast;
+    only the other rows (spaces, suffixes, hex, NaN/Infinity, garbage — usually few) take the
+    exact Java-compatible path.
+    """
     typ = _OUTPUT_TYPES[target]
     try:
-        # fast path: Arrow parses plain decimal text, which Java accepts alike; anything
-        # else (spaces, suffixes, hex, NaN/Infinity, garbage) takes the exact path below
         fast = pc.cast(text, typ)
         if not pc.any(pc.is_nan(fast)).as_py() and not pc.any(pc.is_inf(fast)).as_py():
             return fast
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    plain = np.asarray(
+        pc.fill_null(pc.match_substring_regex(text, _PLAIN_FLOAT_RE), True).to_numpy(zero_copy_only=False),
+        bool,
+    )
+    out = pc.cast(pc.if_else(pa.array(plain), text, pa.scalar(None, pa.string())), typ)
+    others = np.flatnonzero(~plain)
+    if others.size == 0:
+        return out
+    sub_out, sub_ok = _parse_float_exact(text.take(pa.array(others)), typ)
+    mask = ~plain
+    out = pc.replace_with_mask(out, pa.array(mask), sub_out)
+    bad = np.zeros(len(text), dtype=bool)
+    bad[others[~sub_ok]] = True
+    failures.add(bad, _out_of_range(text))
+    return out
+
+
+def _parse_float_exact(text: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """Java's float parsing for any text: the values, and which rows were numbers."""
     ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE), True)
     hex_rows = pc.fill_null(pc.match_substring_regex(text, _HEX_RE), False)
     trimmed = pc.replace_substring_regex(text, r"^[\x00-\x20]+|[\x00-\x20]+$", "")
@@ -237,8 +262,7 @@ def _parse_float(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
         parsed = pa.array([float.fromhex(_PY_HEX.sub("", t)) for t in texts], pa.float64()).cast(typ)
         out = pc.replace_with_mask(out, pa.array(hex_mask), parsed)
         ok = pc.or_(ok, hex_rows)
-    failures.add(~np.asarray(ok.to_numpy(zero_copy_only=False), bool), _out_of_range(text))
-    return out
+    return out, np.asarray(ok.to_numpy(zero_copy_only=False), bool)
 
 
 def _to_boolean_from_long(longs: pa.Array) -> pa.Array:
