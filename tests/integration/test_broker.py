@@ -67,8 +67,7 @@ def test_new_topic_is_ready_with_its_partitions(kafka_bootstrap: str, new_topic:
 def test_cli_start_status_stop_round_trip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if missing_tools():
-        pytest.skip(f"needs {' and '.join(missing_tools())}")
+    assert not missing_tools(), f"needs {' and '.join(missing_tools())} (see .ci/run)"
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     state_dir = tmp_path / "state"
     env = dict(os.environ)
