@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.spi.values import java_double_text
+from engine.spi.values import java_float_text
 
 Piece: TypeAlias = "str | pa.Array"
 """A literal (the same text on every row) or a string array (one text per row)."""
@@ -153,73 +153,6 @@ def quoted(arr: pa.Array) -> list[Piece]:
 
 
 # ---------------------------------------------------------------------------- numbers
-
-_F32_MIN_NORMAL = 1.1754943508222875e-38
-_F64_MIN_NORMAL = 2.2250738585072014e-308
-
-
-_SCI_NO_FRACTION = r"^(-?\d)e\+?(-?\d+)$"
-_SCI_FRACTION = r"^(-?\d\.\d+)e\+?(-?\d+)$"
-
-
-def java_float_text(arr: pa.Array, quote_non_finite: bool = False) -> pa.Array:
-    """Floats as Java prints them; NaN/Infinity as Java's words (quoted for JSON if asked)."""
-    float32 = pa.types.is_float32(arr.type) or pa.types.is_float16(arr.type)
-    if pa.types.is_float16(arr.type):
-        arr = arr.cast(pa.float32())
-    text = pc.cast(arr, pa.string())
-    with np.errstate(all="ignore"):
-        vals = np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.float64)
-        absv = np.abs(vals)
-        finite = np.isfinite(vals)
-        plain = finite & (((absv >= 1e-3) & (absv < 1e7)) | (absv == 0))
-    if plain.all():
-        return _append_point_zero(text)
-    out = _append_point_zero(text) if plain.any() else text
-    sci = finite & ~plain
-    if sci.any():
-        idx = np.flatnonzero(sci)
-        out = pc.replace_with_mask(out, pa.array(sci), _java_scientific(text.take(pa.array(idx)), absv[idx]))
-        tiny = np.flatnonzero(sci & (absv < (_F32_MIN_NORMAL if float32 else _F64_MIN_NORMAL)))
-        if tiny.size:
-            fixed = [java_double_text(float(vals[i]), float32) for i in tiny.tolist()]
-            mask = np.zeros(len(arr), bool)
-            mask[tiny] = True
-            out = pc.replace_with_mask(out, pa.array(mask), pa.array(fixed, pa.string()))
-    if not finite.all():
-        words = np.where(np.isnan(vals), "NaN", np.where(vals > 0, "Infinity", "-Infinity"))
-        if quote_non_finite:
-            words = np.char.add(np.char.add('"', words), '"')
-        bad = ~finite
-        out = pc.replace_with_mask(out, pa.array(bad), pa.array(words[bad].tolist(), pa.string()))
-    if arr.null_count:
-        out = pc.if_else(arr.is_valid(), out, pa.scalar(None, pa.string()))
-    return out
-
-
-def _append_point_zero(text: pa.Array) -> pa.Array:
-    has_point = pc.match_substring(text, ".")
-    if pc.all(has_point).as_py() is not False:
-        return text
-    return pc.if_else(has_point, text, pc.binary_join_element_wise(text, ".0", ""))
-
-
-def _java_scientific(text: pa.Array, absv: np.ndarray) -> pa.Array:
-    """Re-shape Arrow's shortest text of values outside [1e-3, 1e7) into Java's d.dddEn."""
-    out = pc.replace_substring_regex(text, _SCI_NO_FRACTION, r"\1.0E\2")
-    out = pc.replace_substring_regex(out, _SCI_FRACTION, r"\1E\2")
-    with np.errstate(all="ignore"):
-        est = np.floor(np.log10(absv)).astype(np.int64)
-    candidates = sorted({int(e) + d for e in np.unique(est).tolist() for d in (-1, 0, 1)})
-    for e in candidates:
-        if e <= -4:  # Arrow prints 0.000ddd plainly down to 1e-6 or so
-            zeros = -e - 1
-            out = pc.replace_substring_regex(out, rf"^(-?)0\.0{{{zeros}}}([1-9])(\d*)$", rf"\1\2.\3E{e}")
-        elif e >= 7:  # and integers plainly up to 1e10 or so
-            out = pc.replace_substring_regex(out, rf"^(-?)([1-9])(\d{{{e}}})(?:\.(\d+))?$", rf"\1\2.\3\4E{e}")
-    out = pc.replace_substring_regex(out, r"0+E", "E")
-    return pc.replace_substring(out, ".E", ".0E")
-
 
 # ---------------------------------------------------------------------------- base64
 

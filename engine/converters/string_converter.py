@@ -20,10 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.converters import HEADER, KEY, TYPE_CONFIG, converter_config_def, with_converter_type
-from engine.converters.json_codec import base64_encode, canonical, java_float_text, join
+from engine.converters.json_codec import base64_encode, canonical, join
 from engine.spi.config import ConfigDef, Importance, Type, Width
 from engine.spi.converter import Converter, HeaderConverter
 from engine.spi.errors import ConfigError, DataError
+from engine.spi.values import java_float_text
 
 ENCODING = "converter.encoding"
 

@@ -41,7 +41,7 @@ from engine.spi import schema as cs
 from engine.spi.config import CaseInsensitiveValidString, ConfigDef, Importance, LambdaValidator, Type
 from engine.spi.errors import ConfigError, DataError
 from engine.spi.transform import Transformation
-from engine.spi.values import header_text, java_double_text
+from engine.spi.values import header_text, java_float_text
 
 T = TypeVar("T")
 
@@ -464,65 +464,6 @@ def append_headers(headers: pa.Array, entries: Sequence[tuple[str, pa.Array]]) -
 
 
 # ------------------------------------------------------------------------------ Java text
-
-_SCI_NO_FRACTION = r"^(-?\d)e\+?(-?\d+)$"
-_SCI_FRACTION = r"^(-?\d\.\d+)e\+?(-?\d+)$"
-_F32_MIN_NORMAL = 1.1754943508222875e-38
-_F64_MIN_NORMAL = 2.2250738585072014e-308
-
-
-def java_float_text(arr: pa.Array) -> pa.Array:
-    """Floats as Java's ``Double.toString`` / ``Float.toString`` print them.
-
-    Arrow prints the shortest round-trip digits; regexes re-shape them into Java's layout
-    (``1.0``, ``1.0E7``, ``2.5E-5``, ``NaN``, ``Infinity``). Subnormals, where JDK 19+ may
-    prefer a closer two-digit form, go through :func:`~engine.spi.values.java_double_text`.
-    """
-    float32 = pa.types.is_float32(arr.type)
-    text = pc.cast(arr, pa.string())
-    with np.errstate(all="ignore"):
-        vals = np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.float64)
-        absv = np.abs(vals)
-        finite = np.isfinite(vals)
-        plain = finite & (((absv >= 1e-3) & (absv < 1e7)) | (absv == 0))
-    has_point = pc.match_substring(text, ".")
-    out = pc.if_else(
-        pc.or_kleene(has_point, pa.array(~plain)), text, pc.binary_join_element_wise(text, ".0", "")
-    )
-    sci = finite & ~plain
-    if sci.any():
-        idx = np.flatnonzero(sci)
-        out = pc.replace_with_mask(out, pa.array(sci), _java_scientific(text.take(pa.array(idx)), absv[idx]))
-        tiny = np.flatnonzero(sci & (absv < (_F32_MIN_NORMAL if float32 else _F64_MIN_NORMAL)))
-        if tiny.size:
-            fixed = [java_double_text(float(vals[i]), float32) for i in tiny.tolist()]
-            mask = np.zeros(len(arr), bool)
-            mask[tiny] = True
-            out = pc.replace_with_mask(out, pa.array(mask), pa.array(fixed, pa.string()))
-    if not finite.all():
-        words = np.where(np.isnan(vals), "NaN", np.where(vals > 0, "Infinity", "-Infinity"))
-        bad = ~finite
-        out = pc.replace_with_mask(out, pa.array(bad), pa.array(words[bad].tolist(), pa.string()))
-    if arr.null_count:
-        out = pc.if_else(arr.is_valid(), out, pa.scalar(None, pa.string()))
-    return out
-
-
-def _java_scientific(text: pa.Array, absv: np.ndarray) -> pa.Array:
-    out = pc.replace_substring_regex(text, _SCI_NO_FRACTION, r"\1.0E\2")
-    out = pc.replace_substring_regex(out, _SCI_FRACTION, r"\1E\2")
-    with np.errstate(all="ignore"):
-        est = np.floor(np.log10(absv)).astype(np.int64)
-    candidates = sorted({int(e) + d for e in np.unique(est).tolist() for d in (-1, 0, 1)})
-    for e in candidates:
-        if e <= -4:  # Arrow prints 0.000ddd plainly down to about 1e-6
-            zeros = -e - 1
-            out = pc.replace_substring_regex(out, rf"^(-?)0\.0{{{zeros}}}([1-9])(\d*)$", rf"\1\2.\3E{e}")
-        elif e >= 7:  # and integers plainly up to about 1e16
-            out = pc.replace_substring_regex(out, rf"^(-?)([1-9])(\d{{{e}}})(?:\.(\d+))?$", rf"\1\2.\3\4E{e}")
-    out = pc.replace_substring_regex(out, r"0+E", "E")
-    return pc.replace_substring(out, ".E", ".0E")
-
 
 _B64 = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", np.uint8)
 

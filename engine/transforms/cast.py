@@ -23,6 +23,7 @@ from engine.spi import record
 from engine.spi import schema as cs
 from engine.spi.config import ConfigDef, Importance, LambdaValidator, Type
 from engine.spi.errors import ConfigError, DataError
+from engine.spi.values import java_float_text
 from engine.transforms._common import (
     REPLACE_NULL_WITH_DEFAULT,
     KeyOrValue,
@@ -34,7 +35,6 @@ from engine.transforms._common import (
     define_replace_null_with_default,
     instant_millis,
     java_class,
-    java_float_text,
     logical_encoding,
     null_mask,
     require_map,
