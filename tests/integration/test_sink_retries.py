@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from engine.testing.plugins import plugin_dir as make_plugin_dir
 from tests.integration.rest_client import rest_worker, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.processes]
@@ -39,14 +40,9 @@ PLUGIN = textwrap.dedent(
 
 
 def plugins(tmp_path: Path) -> Path:
-    root = tmp_path / "plugins"
-    (root / "shaky").mkdir(parents=True)
-    (root / "shaky" / "__init__.py").write_text(PLUGIN)
-    info = root / "shaky-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shaky\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[arrowsmith.connectors]\nShakySink = shaky:ShakySink\n")
-    return root
+    return make_plugin_dir(
+        tmp_path / "plugins", "shaky", PLUGIN, {"arrowsmith.connectors": {"ShakySink": "shaky:ShakySink"}}
+    )
 
 
 def test_retriable_put_is_redelivered_then_bounded(tmp_path: Path, kafka_bootstrap: str, new_topic) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from engine.testing.plugins import plugin_dir as make_plugin_dir
 from tests.integration.rest_client import RestClient, enc, rest_worker, wait_until
 from tests.integration.standalone_proc import count_lines
 
@@ -109,14 +110,9 @@ FLAKY = textwrap.dedent(
 
 
 def plugin_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "plugins"
-    (root / "flaky").mkdir(parents=True)
-    (root / "flaky" / "__init__.py").write_text(FLAKY)
-    info = root / "flaky-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: flaky\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[arrowsmith.connectors]\nFlakySource = flaky:FlakySource\n")
-    return root
+    return make_plugin_dir(
+        tmp_path / "plugins", "flaky", FLAKY, {"arrowsmith.connectors": {"FlakySource": "flaky:FlakySource"}}
+    )
 
 
 def test_failed_task_has_its_trace_and_restarts(tmp_path: Path, kafka_bootstrap: str) -> None:
