@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controlplane.offset_store import FileOffsetStore
+from controlplane.offset_store import OffsetStore
 from controlplane.supervisor import Supervisor
+from controlplane.task_restarter import RestartPolicy, TaskRestarter
 from engine.plugins import PluginRegistry, PluginType
 from engine.runtime import connector_config
 from engine.runtime.messages import (
@@ -103,11 +104,15 @@ def worker_id(props: Mapping[str, str]) -> str:
 
 
 class StandaloneHerder:
+    # Failed tasks are restarted automatically this many times unless task.restart.max.attempts
+    # says otherwise (standalone keeps Kafka Connect's behaviour: never).
+    default_restart_attempts = 0
+
     def __init__(
         self,
         worker_props: Mapping[str, str],
         registry: PluginRegistry,
-        offsets: FileOffsetStore,
+        offsets: OffsetStore,
         processes: int,
         log_level: str = "INFO",
     ) -> None:
@@ -126,6 +131,11 @@ class StandaloneHerder:
         # must not both stop, start or delete the same connector. Reads do not take it.
         self._lock = asyncio.Lock()
         self._crashes: dict[str, list[float]] = {}
+        self.restarter = TaskRestarter(
+            RestartPolicy.from_props(self.worker_props, self.default_restart_attempts),
+            self._auto_restart,
+            self._announce_task_state,
+        )
 
     async def start(self) -> None:
         await self.supervisor.start()
@@ -157,7 +167,7 @@ class StandaloneHerder:
 
     async def _start_connector(self, entry: ConnectorEntry) -> None:
         if entry.target == STOPPED:
-            entry.status = Status("STOPPED", worker_id=self.worker_id)
+            self._connector_state(entry, "STOPPED")
             return
         if await self._start_instance(entry):
             try:
@@ -175,7 +185,7 @@ class StandaloneHerder:
         except Exception as e:
             self.connector_failed(entry.name, e)
             return False
-        entry.status = Status("PAUSED" if entry.target == PAUSED else "RUNNING", worker_id=self.worker_id)
+        self._connector_state(entry, "PAUSED" if entry.target == PAUSED else "RUNNING")
         return True
 
     def new_connector(self, config: Mapping[str, str]) -> Connector:
@@ -184,6 +194,13 @@ class StandaloneHerder:
         return instance
 
     async def _start_tasks(self, entry: ConnectorEntry) -> None:
+        entry.task_configs = await self._generate_task_configs(entry)
+        for i, tc in enumerate(entry.task_configs):
+            self._launch(entry, i, tc)
+
+    async def _generate_task_configs(self, entry: ConnectorEntry) -> list[dict[str, str]]:
+        """The running connector's ``task_configs(tasks.max)``, each with its task class (and a
+        sink's topics) added."""
         assert entry.instance is not None
         max_tasks = int(entry.config.get("tasks.max", "1"))
         configs = await asyncio.to_thread(entry.instance.task_configs, max_tasks)
@@ -193,16 +210,15 @@ class StandaloneHerder:
                 f"{max_tasks}, the maximum number of tasks it is configured to create. "
             )
         task_cls = entry.instance.task_class()
-        entry.task_configs = []
+        out = []
         for generated in configs:
             tc = {**generated, "task.class": f"{task_cls.__module__}.{task_cls.__qualname__}"}
             if entry.is_sink:
                 for key in ("topics", "topics.regex"):
                     if key in entry.config:
                         tc[key] = entry.config[key]
-            entry.task_configs.append(tc)
-        for i, tc in enumerate(entry.task_configs):
-            self._launch(entry, i, tc)
+            out.append(tc)
+        return out
 
     def _launch(self, entry: ConnectorEntry, index: int, task_config: dict[str, str]) -> None:
         spec = TaskSpec(
@@ -214,7 +230,7 @@ class StandaloneHerder:
             offsets=[] if entry.is_sink else self.offset_store.offsets(entry.name),
             target_state=entry.target,
         )
-        entry.tasks[index] = Status("UNASSIGNED", worker_id=self.worker_id)
+        self._task_state(entry, index, "UNASSIGNED")
         entry.stopped[index] = asyncio.Event()
         w = self.supervisor.place(spec.name)
         self.supervisor.send(w, StartTask(spec))
@@ -236,6 +252,7 @@ class StandaloneHerder:
         await asyncio.to_thread(self.offset_store.save)
 
     async def _stop_connector(self, entry: ConnectorEntry) -> None:
+        self.restarter.reset(entry.name)
         await self._stop_tasks(entry)
         if entry.instance is not None:
             try:
@@ -260,14 +277,14 @@ class StandaloneHerder:
             await self._stop_connector(entry)
             entry.target = STOPPED
             entry.task_configs = []
-            entry.status = Status("STOPPED", worker_id=self.worker_id)
+            self._connector_state(entry, "STOPPED")
             return
         was = entry.target
         entry.target = target
         if was == STOPPED:
             await self._start_connector(entry)
             return
-        entry.status = Status("PAUSED" if target == PAUSED else "RUNNING", worker_id=self.worker_id)
+        self._connector_state(entry, "PAUSED" if target == PAUSED else "RUNNING")
         for index in entry.tasks:
             self.supervisor.send(
                 self.supervisor.place(task_name(name, index)), SetTargetState(name, index, target)
@@ -286,7 +303,15 @@ class StandaloneHerder:
         if entry is None:
             return
         log.error("Connector %s failed: %s", name, error)
-        entry.status = Status("FAILED", "".join(traceback.format_exception(error)), self.worker_id)
+        self._connector_state(entry, "FAILED", "".join(traceback.format_exception(error)))
+
+    def _connector_state(self, entry: ConnectorEntry, state: str, trace: str | None = None) -> None:
+        """Every change of a connector's state goes through here (the distributed herder also
+        writes it to the status topic)."""
+        entry.status = Status(state, trace, self.worker_id)
+
+    def _task_state(self, entry: ConnectorEntry, task: int, state: str, trace: str | None = None) -> None:
+        entry.tasks[task] = Status(state, trace, self.worker_id)
 
     def _entry(self, name: str) -> ConnectorEntry:
         entry = self.connectors.get(name)
@@ -300,12 +325,24 @@ class StandaloneHerder:
             raise NotFoundError(f"No status found for connector {name}")
         return {
             "name": name,
-            "connector": entry.status.to_json(),
-            "tasks": [{"id": i, **s.to_json()} for i, s in sorted(entry.tasks.items())],
+            "connector": self._connector_status(entry),
+            "tasks": [{"id": i, **s} for i, s in self._task_statuses(entry).items()],
             "type": entry.type,
         }
 
+    def _connector_status(self, entry: ConnectorEntry) -> dict[str, Any]:
+        """The connector's state, trace and worker id, as GET …/status shows them."""
+        return entry.status.to_json()
+
+    def _task_statuses(self, entry: ConnectorEntry) -> dict[int, dict[str, Any]]:
+        """Task id → its state, trace and worker id, in task order."""
+        return {i: s.to_json() for i, s in sorted(entry.tasks.items())}
+
     # -- what the REST API reads and does ------------------------------------------------
+    def forward_target(self, kind: str, name: str | None = None, task: int | None = None) -> str | None:
+        """The URL of the worker that must handle a write; None: this one (always, standalone)."""
+        return None
+
     def names(self) -> list[str]:
         return sorted(self.connectors)
 
@@ -330,10 +367,10 @@ class StandaloneHerder:
 
     def task_status(self, name: str, task: int) -> dict[str, Any]:
         entry = self.connectors.get(name)
-        status = entry.tasks.get(task) if entry is not None else None
+        status = self._task_statuses(entry).get(task) if entry is not None else None
         if status is None:
             raise NotFoundError(f"No status found for task {name}-{task}")
-        return {"id": task, **status.to_json()}
+        return {"id": task, **status}
 
     def connector_type(self, name: str) -> str:
         return self._entry(name).type
@@ -378,12 +415,27 @@ class StandaloneHerder:
         if restart_connector:
             await self._restart_connector(name)
         for i in tasks:
+            self.restarter.reset(name, i)
             await self._restart_task(name, i)
         return plan
 
     async def restart_task(self, name: str, task: int) -> None:
         async with self._lock:
+            self.restarter.reset(name, task)
             await self._restart_task(name, task)
+
+    async def _auto_restart(self, name: str, task: int) -> None:
+        async with self._lock:
+            entry = self.connectors.get(name)
+            status = entry.tasks.get(task) if entry is not None else None
+            if entry is None or status is None or status.state != "RESTARTING":
+                return  # stopped, moved or restarted by hand meanwhile
+            await self._restart_task(name, task)
+
+    def _announce_task_state(self, name: str, task: int, state: str, trace: str | None) -> None:
+        entry = self.connectors.get(name)
+        if entry is not None and task in entry.tasks:
+            self._task_state(entry, task, state, trace)
 
     async def _restart_task(self, name: str, task: int) -> None:
         entry = self.connectors.get(name)
@@ -429,7 +481,7 @@ class StandaloneHerder:
 
     def _require_stopped(self, name: str) -> ConnectorEntry:
         entry = self._entry(name)
-        if entry.target != STOPPED or entry.tasks:
+        if entry.target != STOPPED or entry.tasks or entry.task_configs:
             raise BadRequestError(
                 "Connectors must be in the STOPPED state before their offsets can be modified. This can be "
                 "done for the specified connector by issuing a 'PUT' request to the "
@@ -504,9 +556,10 @@ class StandaloneHerder:
         if isinstance(msg, TaskStatus):
             entry = self.connectors.get(msg.connector)
             if entry is not None and msg.task in entry.tasks:
-                entry.tasks[msg.task] = Status(msg.state, msg.trace, self.worker_id)
+                self._task_state(entry, msg.task, msg.state, msg.trace)
                 if msg.state == "FAILED":
                     log.error("Task %s-%d failed:\n%s", msg.connector, msg.task, msg.trace)
+                    self.restarter.failed(entry.name, msg.task, msg.trace)
         elif isinstance(msg, TaskStopped):
             entry = self.connectors.get(msg.connector)
             if entry is not None and msg.task in entry.stopped:
@@ -549,12 +602,13 @@ class StandaloneHerder:
                 self._crashes[key] = recent
                 if len(recent) > MAX_CRASHES:
                     log.error("Task %s keeps crashing its worker process; marking it FAILED", key)
-                    entry.tasks[i] = Status(
+                    self._task_state(
+                        entry,
+                        i,
                         "FAILED",
                         f"The worker process running task {key} died {len(recent)} times within "
                         f"{CRASH_WINDOW_S:.0f}s (last exit: worker {index}); not restarting it. "
                         "Restart it over REST once the cause is fixed.",
-                        self.worker_id,
                     )
                     entry.stopped.setdefault(i, asyncio.Event()).set()
                     continue
@@ -562,6 +616,7 @@ class StandaloneHerder:
                 self._launch(entry, i, tc)
 
     async def stop(self) -> None:
+        self.restarter.cancel_all()
         async with self._lock:
             for entry in list(self.connectors.values()):
                 await self._stop_connector(entry)

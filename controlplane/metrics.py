@@ -92,6 +92,14 @@ class HerderCollector(Collector):
             for (topic, part), value in sorted(snap.lag.items()):
                 lag.add_metric([c, str(t), topic, str(part)], float(value))
         yield lag
+        auto = CounterMetricFamily(
+            PREFIX + "task_auto_restarts",
+            "Times arrowsmith restarted a failed task by itself (task.restart.max.attempts)",
+            labels=["connector", "task"],
+        )
+        for (c, t), n in sorted(h.restarter.total.items()):
+            auto.add_metric([c, str(t)], float(n))
+        yield auto
         cpu = CounterMetricFamily(
             PREFIX + "worker_cpu_seconds", "CPU time of a worker process", labels=["worker"]
         )

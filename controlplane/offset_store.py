@@ -12,13 +12,22 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine.spi.errors import ConfigError
 
 
 def offset_key(connector: str, partition: dict[str, Any]) -> str:
     return json.dumps([connector, partition], separators=(",", ":"), sort_keys=True)
+
+
+class OffsetStore(Protocol):
+    """Where source offsets live: a file (standalone) or the offsets topic (distributed)."""
+
+    def load(self) -> None: ...
+    def put(self, connector: str, offsets: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None: ...
+    def offsets(self, connector: str) -> list[tuple[dict[str, Any], dict[str, Any]]]: ...
+    def save(self) -> None: ...
 
 
 class FileOffsetStore:

@@ -7,7 +7,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from controlplane.herder import STARTED, StandaloneHerder, check_names, worker_id
 from controlplane.offset_store import FileOffsetStore
@@ -17,9 +17,11 @@ from controlplane.rest.server import RestServer
 from engine.plugins import PluginRegistry
 from engine.runtime import connector_config
 from engine.runtime.worker_config import WorkerConfig
+from engine.spi.config import ConfigDef
 from engine.spi.errors import ConfigError, ConnectError
 
 log = logging.getLogger(__name__)
+H = TypeVar("H", bound=StandaloneHerder)
 
 
 @dataclass
@@ -30,10 +32,12 @@ class Prepared:
     connectors: list[dict[str, str]]
 
 
-def prepare(worker_file: str, connector_files: Sequence[str]) -> Prepared:
+def prepare(
+    worker_file: str, connector_files: Sequence[str], definition: ConfigDef | None = None
+) -> Prepared:
     """Read and validate everything before anything starts (nothing is half-started)."""
     props = read_config_file(worker_file)
-    worker = WorkerConfig(props)
+    worker = WorkerConfig(props, definition)
     path = worker.get("plugin.path") or []
     registry = PluginRegistry.discover([str(p) for p in path])
     connectors = [read_config_file(f) for f in connector_files]
@@ -83,18 +87,33 @@ async def run(
             "rest.advertised.port": props.get("rest.advertised.port") or url.rsplit(":", 1)[1].strip("/"),
         }
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await herder.start()
-    try:
+
+    async def create_connectors() -> None:
         for c in prepared.connectors:
             initial = c.get("__initial_state", "RUNNING")
             target = {"RUNNING": STARTED, "PAUSED": "PAUSED", "STOPPED": "STOPPED"}.get(initial, STARTED)
             config = {k: v for k, v in c.items() if not k.startswith("__")}
             await herder.put_connector(config["name"], config, target=target)
             log.info("Connector %s created", config["name"])
+
+    return await serve(herder, rest, create_connectors, until)
+
+
+async def serve(
+    herder: H,
+    rest: RestServer,
+    then: Callable[[], Coroutine[Any, Any, None]],
+    until: Callable[[H], Coroutine[Any, Any, None]] | None = None,
+) -> int:
+    """Start the herder, run ``then``, and serve until SIGINT/SIGTERM (or ``until`` returns);
+    then stop the REST server and the herder."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await herder.start()
+        await then()
         waiters: list[asyncio.Task[Any]] = [loop.create_task(stop.wait())]
         if until is not None:
             waiters.append(loop.create_task(until(herder)))

@@ -152,14 +152,118 @@ def common_worker_def() -> ConfigDef:
     )
 
 
+RESTARTS = "Automatic task restarts (arrowsmith)"
+DISTRIBUTED = "Distributed"
+
+
+def _restart_keys(d: ConfigDef, attempts: int) -> ConfigDef:
+    """Restarts of FAILED tasks without an operator (Kafka Connect never does them)."""
+    return (
+        d.define(
+            "task.restart.max.attempts",
+            Type.INT,
+            attempts,
+            Range.at_least(0),
+            Importance.MEDIUM,
+            "How many times a FAILED task is restarted by itself before it stays FAILED; 0 = never "
+            "(Kafka Connect's behaviour). A restart over REST resets the count.",
+            group=RESTARTS,
+        )
+        .define(
+            "task.restart.backoff.initial.ms",
+            Type.LONG,
+            1000,
+            Range.at_least(0),
+            Importance.LOW,
+            "Wait before the first automatic restart; it doubles for each next one (±20 % jitter).",
+            group=RESTARTS,
+        )
+        .define(
+            "task.restart.backoff.max.ms",
+            Type.LONG,
+            60000,
+            Range.at_least(0),
+            Importance.LOW,
+            "Longest wait between automatic restarts.",
+            group=RESTARTS,
+        )
+    )
+
+
 def standalone_worker_def() -> ConfigDef:
-    return common_worker_def().define(
+    d = common_worker_def().define(
         "offset.storage.file.filename",
         Type.STRING,
         importance=Importance.HIGH,
         documentation="File in which source connector offsets are stored.",
         group=COMMON,
     )
+    return _restart_keys(d, 0)
+
+
+def _topic_keys(d: ConfigDef, store: str, what: str, partitions: int | None) -> ConfigDef:
+    d = d.define(
+        f"{store}.storage.topic",
+        Type.STRING,
+        importance=Importance.HIGH,
+        documentation=f"The compacted topic holding {what}.",
+        group=DISTRIBUTED,
+    ).define(
+        f"{store}.storage.replication.factor",
+        Type.SHORT,
+        3,
+        Range.at_least(-1),
+        Importance.LOW,
+        f"Replication factor of {store}.storage.topic when the worker creates it; -1 = the broker's default.",
+        group=DISTRIBUTED,
+    )
+    if partitions is None:
+        return d
+    return d.define(
+        f"{store}.storage.partitions",
+        Type.INT,
+        partitions,
+        Range.at_least(-1),
+        Importance.LOW,
+        f"Partitions of {store}.storage.topic when the worker creates it; -1 = the broker's default.",
+        group=DISTRIBUTED,
+    )
+
+
+def distributed_worker_def() -> ConfigDef:
+    d = common_worker_def().define(
+        "group.id",
+        Type.STRING,
+        importance=Importance.HIGH,
+        documentation="The cluster this worker belongs to: the Kafka consumer group its workers join.",
+        group=DISTRIBUTED,
+    )
+    d = _topic_keys(d, "config", "connector configs, task configs and target states (one partition)", None)
+    d = _topic_keys(d, "offset", "source connector offsets", 25)
+    d = _topic_keys(d, "status", "connector and task statuses", 5)
+    for key, default, doc in (
+        ("session.timeout.ms", 10000, "A worker that sends no heartbeat for this long leaves the group."),
+        ("heartbeat.interval.ms", 3000, "How often a worker heartbeats to the group coordinator."),
+        ("rebalance.timeout.ms", 60000, "How long a worker may take to hand over revoked work."),
+        ("worker.sync.timeout.ms", 3000, "How long a worker waits to catch up on the config topic."),
+        (
+            "scheduled.rebalance.max.delay.ms",
+            300000,
+            "How long the connectors and tasks of a departed worker wait for it to come back before "
+            "they move to the other workers; 0 = move them at once.",
+        ),
+    ):
+        d = d.define(key, Type.INT, default, Range.at_least(0), Importance.MEDIUM, doc, group=DISTRIBUTED)
+    d = d.define(
+        "rest.advertised.listener",
+        Type.STRING,
+        None,
+        None,
+        Importance.LOW,
+        "Scheme of the URL given to other workers (http or https); default: that of the first listener.",
+        group=DISTRIBUTED,
+    )
+    return _restart_keys(d, 3)
 
 
 class WorkerConfig(AbstractConfig):
