@@ -31,11 +31,14 @@ def cmd_standalone(worker: str, connectors: Sequence[str], log_level: str) -> in
 
 
 def cmd_distributed(worker: str, log_level: str) -> int:
-    return _fail(
-        f"distributed mode is not available in arrowsmith {__version__} yet; "
-        "run `connect-standalone worker.properties connector.properties` instead",
-        2,
-    )
+    from controlplane import distributed
+
+    logging_context.configure(log_level)
+    try:
+        prepared = distributed.prepare_distributed(worker)
+        return distributed.run_blocking(prepared, log_level=log_level)
+    except ConnectError as e:
+        return _fail(str(e))
 
 
 def build_parser() -> argparse.ArgumentParser:

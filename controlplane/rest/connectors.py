@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from controlplane.herder import PAUSED, STARTED, STOPPED, StandaloneHerder
 from controlplane.rest.errors import RestError, json_body
+from controlplane.rest.forward import forwarded
 from engine.spi.errors import BadRequestError, ConfigError, NotFoundError
 
 MAX_PREVIEW_TIMEOUT_MS = 90_000  # Kafka's REST request timeout
@@ -94,6 +95,8 @@ async def list_connectors(request: Request) -> Response:
 
 
 async def create_connector(request: Request) -> Response:
+    if (answer := await forwarded(request)) is not None:
+        return answer
     body = await json_body(request)
     if not isinstance(body, dict):
         raise RestError(400, "The request body must be a JSON object with 'name' and 'config'")
@@ -124,6 +127,8 @@ async def get_config(request: Request) -> Response:
 
 
 async def put_config(request: Request) -> Response:
+    if (answer := await forwarded(request)) is not None:
+        return answer
     name = request.path_params["name"]
     config = check_name(name, config_map(await json_body(request)))
     h = herder(request)
@@ -134,6 +139,8 @@ async def put_config(request: Request) -> Response:
 
 
 async def patch_config(request: Request) -> Response:
+    if (answer := await forwarded(request)) is not None:
+        return answer
     name = request.path_params["name"]
     patch = config_map(await json_body(request))
     h = herder(request)
@@ -148,6 +155,8 @@ async def patch_config(request: Request) -> Response:
 
 
 async def delete_connector(request: Request) -> Response:
+    if (answer := await forwarded(request)) is not None:
+        return answer
     await herder(request).delete_connector(request.path_params["name"])
     return Response(status_code=204)
 
@@ -172,6 +181,8 @@ async def task_status(request: Request) -> Response:
 
 
 async def restart(request: Request) -> Response:
+    if (answer := await forwarded(request)) is not None:
+        return answer
     name = request.path_params["name"]
     include_tasks = java_bool(request.query_params.get("includeTasks"))
     only_failed = java_bool(request.query_params.get("onlyFailed"))
@@ -183,7 +194,10 @@ async def restart(request: Request) -> Response:
 
 
 async def restart_task(request: Request) -> Response:
-    await herder(request).restart_task(request.path_params["name"], _task_id(request))
+    name, task = request.path_params["name"], _task_id(request)
+    if (answer := await forwarded(request, "task", name, task)) is not None:
+        return answer
+    await herder(request).restart_task(name, task)
     return Response(status_code=204)
 
 
@@ -205,6 +219,8 @@ async def resume(request: Request) -> Response:
 
 
 async def stop(request: Request) -> Response:
+    if (answer := await forwarded(request)) is not None:
+        return answer
     return await _target(request, STOPPED, 204)
 
 
@@ -245,6 +261,8 @@ RESET_FRAMEWORK = (
 
 
 async def patch_offsets(request: Request) -> Response:
+    if (forward := await forwarded(request)) is not None:
+        return forward
     body = await json_body(request)
     entries = body.get("offsets") if isinstance(body, dict) else None
     if not entries:
@@ -256,6 +274,8 @@ async def patch_offsets(request: Request) -> Response:
 
 
 async def delete_offsets(request: Request) -> Response:
+    if (forward := await forwarded(request)) is not None:
+        return forward
     answer = await herder(request).reset_offsets(request.path_params["name"])
     return JSONResponse({"message": RESET if answer else RESET_FRAMEWORK})
 

@@ -19,13 +19,13 @@ def write_props(path: Path, props: Mapping[str, object]) -> Path:
 
 
 class Standalone:
-    """A ``python -m controlplane standalone …`` process whose output goes to a log file."""
+    """A ``python -m controlplane standalone|distributed …`` process whose output goes to a log file."""
 
-    def __init__(self, work: Path, worker: Path, *connectors: Path) -> None:
-        self.log_path = work / f"standalone-{time.monotonic_ns()}.log"
+    def __init__(self, work: Path, worker: Path, *connectors: Path, mode: str = "standalone") -> None:
+        self.log_path = work / f"{mode}-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controlplane", "standalone", str(worker), *map(str, connectors)],
+            [sys.executable, "-m", "controlplane", mode, str(worker), *map(str, connectors)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
