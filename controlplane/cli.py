@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("connector_config")
     v.add_argument("--records", type=int, default=10)
     v.add_argument("--timeout-ms", type=int, default=10000)
+    sub.add_parser(
+        "bench", help="run the benchmark scenarios on arrowsmith and its peers (see --help)", add_help=False
+    ).add_argument("args", nargs=argparse.REMAINDER)
     g = sub.add_parser("docs", help="generate the config reference pages in docs/reference/")
     g.add_argument("--dir", default="docs/reference")
     g.add_argument("--check", action="store_true", help="only report stale pages (exit 1)")
@@ -71,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # its own options (argparse's REMAINDER stops at a leading "--x")
+        from perf.bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "standalone":
         return cmd_standalone(args.worker_properties, args.connector_configs, args.log_level)

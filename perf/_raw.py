@@ -22,20 +22,23 @@ RAW_CONSUME_BATCH = 10_000
 COUNTRIES = ("NL", "DE", "FR", "BE", "IT", "ES", "PT", "SE")
 
 
-def make_values(n: int) -> list[bytes]:
-    """N JSON objects of 6 fields, ~100 bytes each, deterministic."""
-    fmt = '{"id":%d,"user":"user-%06d","amount":%d.%02d,"country":"%s","active":%s,"ts":%d}'
+def make_values(n: int, *, first_id: int = 1_000_000, note: bool = False) -> list[bytes]:
+    """N JSON objects of 6 fields, ~100 bytes each, deterministic; with ``note``, 7 fields
+    and ~117 bytes."""
+    fmt = '{"id":%d,"user":"user-%06d","amount":%d.%02d,"country":"%s","active":%s,"ts":%d'
+    fmt += ',"note":"n%09d"}' if note else "}"
     return [
         (
             fmt
             % (
-                1_000_000 + i,
+                first_id + i,
                 i * 7919 % 1_000_000,
                 10_000 + i % 90_000,
                 i % 100,
                 COUNTRIES[i % len(COUNTRIES)],
                 "true" if i % 3 else "false",
                 1_700_000_000_000 + i,
+                *((i,) if note else ()),
             )
         ).encode()
         for i in range(n)

@@ -135,37 +135,38 @@ def render_table(report: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def write_results(report: dict[str, Any], out: Path) -> Path:
-    """``<out>/file_pipeline-<time>.json`` with everything, plus a line in history.jsonl."""
+def save_report(report: dict[str, Any], out: Path, summary: dict[str, Any]) -> Path:
+    """``<out>/<benchmark>-<time>.json`` with everything, and ``summary`` (plus the run's
+    identity) as a line of ``<out>/history.jsonl``."""
     out.mkdir(parents=True, exist_ok=True)
     stamp = report["started"].replace(":", "").replace("-", "").replace("+0000", "Z")
-    path = out / f"file_pipeline-{stamp}.json"
+    path = out / f"{report['benchmark']}-{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
-    summary = {
+    line = {
         "benchmark": report["benchmark"],
         "started": report["started"],
         "records": report["records"],
         "git": report["machine"].get("git"),
         "nproc": report["machine"].get("nproc"),
         "cpu_model": report["machine"].get("cpu_model"),
-        "results": {
-            s["scenario"]: {
-                k: s[k]
-                for k in (
-                    "records_per_s",
-                    "steady_records_per_s",
-                    "cpu_per_million",
-                    "steady_cpu_per_million",
-                    "ours_raw",
-                    "steady_cpu_ours_raw",
-                    "complete",
-                )
-                if k in s
-            }
-            for s in report["scenarios"]
-        },
+        **summary,
         "file": path.name,
     }
     with open(out / "history.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(summary) + "\n")
+        f.write(json.dumps(line) + "\n")
     return path
+
+
+def write_results(report: dict[str, Any], out: Path) -> Path:
+    """``<out>/file_pipeline-<time>.json`` with everything, plus a line in history.jsonl."""
+    keys = (
+        "records_per_s",
+        "steady_records_per_s",
+        "cpu_per_million",
+        "steady_cpu_per_million",
+        "ours_raw",
+        "steady_cpu_ours_raw",
+        "complete",
+    )
+    results = {s["scenario"]: {k: s[k] for k in keys if k in s} for s in report["scenarios"]}
+    return save_report(report, out, {"results": results})

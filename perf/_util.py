@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,7 @@ class ProcessTree:
     seen: dict[int, psutil.Process] = field(default_factory=dict)
     last: dict[int, float] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
+    root_label: str = "control plane"
 
     def refresh(self) -> None:
         try:
@@ -89,7 +90,7 @@ class ProcessTree:
         for p in procs:
             if p.pid not in self.seen:
                 self.seen[p.pid] = p
-                self.names[p.pid] = _label(p, p.pid == self.root)
+                self.names[p.pid] = self.root_label if p.pid == self.root else _label(p)
 
     def cpu(self) -> float:
         """Total CPU seconds so far (refreshes first)."""
@@ -106,9 +107,7 @@ class ProcessTree:
         return {f"{self.names[pid]} ({pid})": round(s, 3) for pid, s in sorted(self.last.items())}
 
 
-def _label(p: psutil.Process, is_root: bool) -> str:
-    if is_root:
-        return "control plane"
+def _label(p: psutil.Process) -> str:
     try:
         cmd = " ".join(p.cmdline())
     except psutil.Error:
@@ -218,35 +217,55 @@ def write_props(path: Path, props: Mapping[str, object]) -> Path:
     return path
 
 
-class Standalone:
-    """``python -m controlplane standalone worker.properties conn.properties``, logging to a file."""
+class LoggedProcess:
+    """``command`` as a child process, its stdout and stderr going to the file ``log_path``.
 
-    def __init__(self, work: Path, worker: Path, *connectors: Path, label: str = "standalone") -> None:
-        self.log_path = work / f"{label}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controlplane", "standalone", str(worker), *map(str, connectors)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        self.tree = ProcessTree(self.proc.pid)
+    ``tree`` follows the CPU of the process and its descendants. The log file is emptied,
+    then opened for appending (``O_APPEND``), so a program that appends its own log to the
+    same file (a JVM's log4j2) interleaves whole writes with that output.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        root_label: str = "control plane",
+    ) -> None:
+        self.command = [str(c) for c in command]
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log.truncate(0)
+        try:
+            self.proc = subprocess.Popen(
+                self.command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd
+            )
+        except BaseException:
+            self._log.close()
+            raise
+        self.tree = ProcessTree(self.proc.pid, root_label=root_label)
 
     def log(self, tail: int = 6000) -> str:
+        """The last ``tail`` characters of the log."""
         try:
             return self.log_path.read_text(errors="replace")[-tail:]
         except OSError:
             return ""
 
     def check(self) -> None:
-        """Raise with the log's tail when the process exited or a task failed."""
+        """Raise with the log's tail when the process exited."""
         if self.proc.poll() is not None:
-            raise RuntimeError(f"standalone exited with {self.proc.returncode}:\n{self.log()}")
+            raise RuntimeError(f"{self.log_path.stem} exited with {self.proc.returncode}:\n{self.log()}")
 
     def task_failed(self) -> bool:
         text = self.log(200_000)
         return "unrecoverable exception" in text or "FAILED" in text
+
+    def exited_cleanly(self, returncode: int) -> bool:
+        """Whether the process ended well, having exited with ``returncode`` (SIGTERM or not)."""
+        return returncode == 0
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> tuple[bool, float]:
         """SIGTERM, wait; kill the tree if it does not exit. (clean, seconds it took)"""
@@ -256,8 +275,7 @@ class Standalone:
             kids = self.tree.seen.values()
             self.proc.send_signal(signal.SIGTERM)
             try:
-                rc = self.proc.wait(timeout)
-                clean = rc == 0
+                clean = self.exited_cleanly(self.proc.wait(timeout))
             except subprocess.TimeoutExpired:
                 clean = False
                 self.proc.kill()
@@ -272,7 +290,20 @@ class Standalone:
                     except psutil.Error:
                         pass
         else:
-            clean = self.proc.returncode == 0
+            clean = self.exited_cleanly(self.proc.returncode)
         if not self._log.closed:
             self._log.close()
         return clean, time.monotonic() - t0
+
+
+class Standalone(LoggedProcess):
+    """``python -m controlplane standalone worker.properties conn.properties``, logging to
+    ``<work>/<label>.log``."""
+
+    def __init__(self, work: Path, worker: Path, *connectors: Path, label: str = "standalone") -> None:
+        super().__init__(
+            [sys.executable, "-m", "controlplane", "standalone", str(worker), *map(str, connectors)],
+            work / f"{label}.log",
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=Path(__file__).resolve().parent.parent,
+        )
