@@ -52,12 +52,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import psutil
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from engine.broker.launcher import free_port
 from perf import _raw
 from perf._report import save_report
-from perf._util import LineCounter, ProcessTree, Standalone, Topics, machine
+from perf._util import LineCounter, ProcessTree, Standalone, Topics, Watermark, machine
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_RECORDS = 1_000_000
@@ -154,17 +154,6 @@ def produce(bootstrap: str, topic: str, values: Sequence[bytes]) -> None:
             p.produce(topic, v)
     if p.flush(120):
         raise RuntimeError(f"could not produce every record to {topic}")
-
-
-def topic_records(bootstrap: str, topic: str, partitions: int) -> int:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-watch-{uuid.uuid4().hex[:8]}"})
-    try:
-        return sum(
-            c.get_watermark_offsets(TopicPartition(topic, p), timeout=10.0, cached=False)[1]
-            for p in range(partitions)
-        )
-    finally:
-        c.close()
 
 
 def topic_timestamps_ms(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> np.ndarray:
@@ -385,11 +374,18 @@ def run_engine(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> R
         path.write_text(render((sc.folder / name).read_text(), values))
         conns.append(path)
     watch = LineWatch(output, record=sc.kind == "e2e")
+    marks = Watermark(env.bootstrap, topic, sc.partitions) if sc.kind == "source" else None
+    seen = 0
 
     def progress() -> int:
-        if sc.kind == "source":
-            return topic_records(env.bootstrap, topic, sc.partitions)
-        return watch.count()
+        nonlocal seen
+        if marks is None:
+            return watch.count()
+        try:
+            seen = marks.records()
+        except KafkaException:  # a new topic's leaders may not be known yet: ask again
+            pass
+        return seen
 
     t0 = time.monotonic()
     proc = start_engine(engine, work, worker, conns)
@@ -415,6 +411,8 @@ def run_engine(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> R
         run.cpu_s = sampler.stop()
         run.peak_rss_mb = sampler.peak_rss / 2**20
         run.clean_stop, _ = proc.stop()
+        if marks is not None:
+            marks.close()
     run.delivered = done
     run.complete = done >= env.records
     run.seconds = end - t0
@@ -455,7 +453,9 @@ def run_raw(env: Env, sc: Scenario, rnd: int) -> Run:
     if sc.kind == "source":
         produce(env.bootstrap, topic, env.values)
         end = time.monotonic()
-        run.delivered = topic_records(env.bootstrap, topic, sc.partitions)
+        marks = Watermark(env.bootstrap, topic, sc.partitions)
+        run.delivered = marks.records()
+        marks.close()
         env.topics.delete(topic)
         run.notes = "Producer: " + ", ".join(f"{k}={v}" for k, v in RAW_PRODUCER.items())
     else:
