@@ -81,9 +81,17 @@ class ErrorHandler:
         self._report(batch, bad, stage, class_name, first_error)
         keep = np.ones(batch.num_rows, dtype=bool)
         keep[bad] = False
-        good = batch.filter(pa.array(keep))
-        if good.num_rows == 0:
+        if not keep.any():
             return []
+        partial = getattr(first_error, "partial", None)
+        if (
+            isinstance(partial, pa.RecordBatch)
+            and partial.num_rows == batch.num_rows
+            and bad == sorted(set(getattr(first_error, "rows", ())))
+        ):
+            # the step's own output for every row: its good rows are the answer
+            return [partial.filter(pa.array(keep))]
+        good = batch.filter(pa.array(keep))
         try:
             # one call on the good records (steps work record by record, so this equals
             # running the step on each run of good records, and keeps the batches large)
@@ -93,8 +101,8 @@ class ErrorHandler:
         out: list[pa.RecordBatch] = []
         start = 0
         for row in [*bad, batch.num_rows]:
-            if row > start:
-                out.extend(self._with_retries(step, batch.slice(start, row - start)))
+            if row > start:  # a run may hold bad records the step did not name: search it too
+                out.extend(self.run(stage, class_name, step, batch.slice(start, row - start)))
             start = row + 1
         return out
 

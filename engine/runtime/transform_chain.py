@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.plugins import PluginRegistry, PluginType
-from engine.spi.errors import ConfigError
+from engine.spi.errors import ConfigError, DataError
 from engine.spi.transform import Predicate, Transformation
 
 _RESERVED = ("type", "predicate", "negate")
@@ -67,9 +67,23 @@ class Step:
         starts = np.concatenate(([0], cuts))
         ends = np.concatenate((cuts, [len(flags)]))
         pieces = []
+        failed: list[tuple[int, DataError]] = []
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             part = batch.slice(a, b - a)
-            pieces.append(self.transform.apply(part) if flags[a] else part)
+            if not flags[a]:
+                pieces.append(part)
+                continue
+            try:
+                pieces.append(self.transform.apply(part))
+            except DataError as e:
+                if not e.rows:
+                    raise  # the runtime searches the whole batch
+                failed.append((a, e))
+        if failed:
+            # every run's bad rows, as rows of the whole batch
+            first = failed[0][1]
+            error = DataError(str(first), rows=[a + r for a, e in failed for r in e.rows])
+            raise error from first
         return join_adjacent(pieces)
 
 

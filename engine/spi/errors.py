@@ -56,12 +56,16 @@ class DataError(ConnectError, ValueError):
 
     ``rows`` holds the indices (within the batch handed to the failing step) of the bad
     records when the step can tell; empty when it cannot, in which case the runtime
-    searches for them.
+    searches for them. A one-record-in, one-record-out step that names ``rows`` may also
+    give ``partial``: its output for the whole batch, row for row, where only the bad rows'
+    values are meaningless; the runtime then keeps its good rows instead of running the
+    step again on them.
     """
 
-    def __init__(self, message: str, rows: Sequence[int] = ()) -> None:
+    def __init__(self, message: str, rows: Sequence[int] = (), partial: Any = None) -> None:
         super().__init__(message)
         self.rows = tuple(rows)
+        self.partial = partial
 
 
 class RetriableError(ConnectError):

@@ -150,13 +150,21 @@ class _Failures:
             first = int(np.flatnonzero(bad)[0])
             self.found.append((bad, message(first)))
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, partial: Callable[[], pa.RecordBatch] | None = None) -> None:
+        """Raise a DataError naming the bad rows, with ``partial()`` (the batch cast, row for
+        row) when it can be built."""
         if not self.found:
             return
         union = np.logical_or.reduce([bad for bad, _ in self.found])
         first_row = int(np.flatnonzero(union)[0])
         message = next(msg for bad, msg in self.found if bad[first_row])
-        raise DataError(message, rows=np.flatnonzero(union).tolist())
+        output = None
+        if partial is not None:
+            try:
+                output = partial()
+            except Exception:  # the runtime runs the step again on the good rows instead
+                output = None
+        raise DataError(message, rows=np.flatnonzero(union).tolist(), partial=output)
 
 
 # ------------------------------------------------------------------------------ conversions
@@ -225,17 +233,26 @@ def _parse_float(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
     exact Java-compatible path.
     """
     typ = _OUTPUT_TYPES[target]
-    try:
-        fast = pc.cast(text, typ)
-        if not pc.any(pc.is_nan(fast)).as_py() and not pc.any(pc.is_inf(fast)).as_py():
+    # Rows with a character plain decimal text never has ("n/a", spaces, "NaN": usually few)
+    # are found with one byte-level pass and set aside; Arrow parses the rest. When Arrow
+    # cannot, the exact split by regex decides which rows it may parse.
+    odd = _odd_rows(text)
+    if odd is None or not odd.any():
+        fast = _arrow_float(text, typ)
+        if fast is not None:
             return fast
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    plain = np.asarray(
-        pc.fill_null(pc.match_substring_regex(text, _PLAIN_FLOAT_RE), True).to_numpy(zero_copy_only=False),
-        bool,
-    )
-    out = pc.cast(pc.if_else(pa.array(plain), text, pa.scalar(None, pa.string())), typ)
+        out = None
+    else:
+        plain = ~odd
+        out = _arrow_float(pc.if_else(pa.array(plain), text, pa.scalar(None, pa.string())), typ)
+    if out is None:
+        plain = np.asarray(
+            pc.fill_null(pc.match_substring_regex(text, _PLAIN_FLOAT_RE), True).to_numpy(
+                zero_copy_only=False
+            ),
+            bool,
+        )
+        out = pc.cast(pc.if_else(pa.array(plain), text, pa.scalar(None, pa.string())), typ)
     others = np.flatnonzero(~plain)
     if others.size == 0:
         return out
@@ -246,6 +263,39 @@ def _parse_float(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
     bad[others[~sub_ok]] = True
     failures.add(bad, _out_of_range(text))
     return out
+
+
+def _arrow_float(text: pa.Array, typ: pa.DataType) -> pa.Array | None:
+    """Arrow's parse of every row, or None when a row is not a number Arrow reads (or reads
+    as NaN or infinity, which Java spells differently)."""
+    try:
+        out = pc.cast(text, typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pc.any(pc.is_nan(out)).as_py() or pc.any(pc.is_inf(out)).as_py():
+        return None
+    return out
+
+
+_NUMBER_BYTES = np.zeros(256, dtype=bool)
+_NUMBER_BYTES[np.frombuffer(b"0123456789+-.eE", dtype=np.uint8)] = True
+
+
+def _odd_rows(text: pa.Array) -> np.ndarray | None:
+    """Rows holding a byte that plain decimal text never has (None: not a plain string array)."""
+    if not pa.types.is_string(text.type):
+        return None
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + n + 1]
+    data_buf = text.buffers()[2]
+    if data_buf is None or offsets[-1] == offsets[0]:
+        return np.zeros(n, dtype=bool)
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    positions = np.flatnonzero(~_NUMBER_BYTES[data])
+    odd = np.zeros(n, dtype=bool)
+    if positions.size:
+        odd[np.searchsorted(offsets[1:] - offsets[0], positions, side="right")] = True
+    return odd
 
 
 def _parse_float_exact(text: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
@@ -439,7 +489,7 @@ class Cast(KeyOrValue):
                 return batch
             require_struct(f, arr, PURPOSE, null_ok=True)
             out, values = plan.output, self._struct_values(f, arr, plan.output, failures)
-        failures.raise_if_any()
+        failures.raise_if_any(lambda: self.with_operand(batch, out, values))
         return self.with_operand(batch, out, values)
 
     # -- with a schema

@@ -4,6 +4,7 @@ the DLQ with exact headers and payloads; the good ones arrive complete and in or
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,8 @@ def test_sink_dead_letter_queue(tmp_path: Path, kafka_bootstrap: str, new_topic)
 def test_source_dead_letter_queue(tmp_path: Path, kafka_bootstrap: str) -> None:
     """Beyond Kafka Connect: a source record that fails a transform goes to the DLQ; the
     others are produced in order."""
-    topic, dlq = "src-dlq-out", "src-dlq-dead"
+    tag = uuid.uuid4().hex[:8]  # a broker named by KAFKA_BOOTSTRAP_SERVERS keeps old runs' topics
+    topic, dlq = f"src-dlq-out-{tag}", f"src-dlq-dead-{tag}"
     lines = ["1", "2", "x", "3", "y", "4"]
     (tmp_path / "in.txt").write_text("".join(f"{v}\n" for v in lines))
     gen = rest_worker(tmp_path, kafka_bootstrap)

@@ -75,6 +75,35 @@ def test_named_rows_are_trusted() -> None:
     assert calls == [3, 2]  # the whole batch, then the good records once: no bisection
 
 
+def test_a_partial_output_is_kept_instead_of_running_the_step_again() -> None:
+    calls: list[int] = []
+
+    def upper_or_flag(b: pa.RecordBatch) -> list[pa.RecordBatch]:
+        calls.append(b.num_rows)
+        upper = b.set_column(5, "value", pc.utf8_upper(b.column("value")))
+        bad = [i for i, v in enumerate(b.column("value").to_pylist()) if v == "bad"]
+        if bad:
+            raise DataError("bad rows", rows=bad, partial=upper)
+        return [upper]
+
+    h, seen = handler()
+    out = h.run("TRANSFORMATION", "Upper", upper_or_flag, batch("a", "bad", "b", "bad"))
+    assert values(out) == ["A", "B"]
+    assert [o for b in out for o in b.column("offset").to_pylist()] == [10, 12]
+    assert seen[0][0] == [11, 13]
+    assert calls == [4]  # once: the good rows come from the partial output
+
+
+def test_a_partial_output_of_the_wrong_length_is_not_used() -> None:
+    def short_partial(b: pa.RecordBatch) -> list[pa.RecordBatch]:
+        if "bad" in b.column("value").to_pylist():
+            raise DataError("bad", rows=[1], partial=b.slice(0, 1))
+        return [b]
+
+    h, _ = handler()
+    assert values(h.run("TRANSFORMATION", "X", short_partial, batch("a", "bad", "b"))) == ["a", "b"]
+
+
 def test_tolerance_none_fails_naming_the_record() -> None:
     h, _ = handler(tolerate=False)
     with pytest.raises(ToleranceExceeded) as e:

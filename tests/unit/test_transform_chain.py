@@ -9,8 +9,10 @@ import pyarrow.compute as pc
 import pytest
 
 from engine.plugins import PluginRegistry
+from engine.runtime.error_handler import ErrorHandler, ErrorPolicy
+from engine.runtime.metrics import TaskMetrics
 from engine.runtime.transform_chain import TransformChain, join_adjacent
-from engine.spi.errors import ConfigError
+from engine.spi.errors import ConfigError, DataError
 from engine.spi.record import make_batch
 from engine.spi.transform import Predicate, Transformation
 
@@ -29,6 +31,17 @@ class Length(Transformation):
         return batch.set_column(i, "value", pc.utf8_length(batch.column("value")))
 
 
+class UpperOrFail(Transformation):
+    """Upper, naming the rows whose value is 'a-bad' as bad (with a partial output)."""
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        out = Upper().apply(batch)
+        bad = [i for i, v in enumerate(batch.column("value").to_pylist()) if v == "a-bad"]
+        if bad:
+            raise DataError("bad", rows=bad, partial=out)
+        return out
+
+
 class DropAll(Transformation):
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         return batch.slice(0, 0)
@@ -45,7 +58,7 @@ class StartsWithA(Predicate):
 @pytest.fixture
 def registry() -> PluginRegistry:
     r = PluginRegistry()
-    for cls in (Upper, Length, DropAll, StartsWithA):
+    for cls in (Upper, UpperOrFail, Length, DropAll, StartsWithA):
         r.register(cls)
     return r
 
@@ -77,6 +90,33 @@ def test_conditional_transform_keeps_order(registry: PluginRegistry) -> None:
     assert values(out) == ["AB", "b", "AC", "AD", "c", None, "AE"]
     assert len(out) == 1  # same schema: the runs are joined again
     assert out[0].column("offset").to_pylist() == list(range(7))
+
+
+def test_rows_named_by_a_conditional_transform_are_rows_of_the_whole_batch(
+    registry: PluginRegistry,
+) -> None:
+    chain = TransformChain(
+        registry,
+        {
+            "transforms": "up",
+            "transforms.up.type": "UpperOrFail",
+            "transforms.up.predicate": "isA",
+            "predicates": "isA",
+            "predicates.isA.type": "StartsWithA",
+        },
+    )
+    reported: list[list[int]] = []
+    handler = ErrorHandler(
+        ErrorPolicy(tolerance_all=True),
+        "c-0",
+        TaskMetrics("c", 0),
+        [lambda b, rows, *_: reported.append(b.take(pa.array(rows)).column("offset").to_pylist())],
+    )
+    # runs: [a1] [b] [a-bad a2] [c] [a-bad]; the bad rows are offsets 2 and 5
+    out = chain.apply(batch("a1", "b", "a-bad", "a2", "c", "a-bad"), handler.transform_runner)
+    assert reported == [[2, 5]]
+    assert values(out) == ["A1", "b", "A2", "c"]
+    assert [o for b in out for o in b.column("offset").to_pylist()] == [0, 1, 3, 4]
 
 
 def test_negate_and_predicate_config(registry: PluginRegistry) -> None:
