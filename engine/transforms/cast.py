@@ -277,8 +277,9 @@ def _arrow_float(text: pa.Array, typ: pa.DataType) -> pa.Array | None:
     return out
 
 
-_NUMBER_BYTES = np.zeros(256, dtype=bool)
-_NUMBER_BYTES[np.frombuffer(b"0123456789+-.eE", dtype=np.uint8)] = True
+_NUMBER_CHARS = b"0123456789+-.eE"
+_ODD_BYTE = np.ones(256, dtype=np.uint8)
+_ODD_BYTE[np.frombuffer(_NUMBER_CHARS, dtype=np.uint8)] = 0
 
 
 def _odd_rows(text: pa.Array) -> np.ndarray | None:
@@ -287,14 +288,15 @@ def _odd_rows(text: pa.Array) -> np.ndarray | None:
         return None
     n = len(text)
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + n + 1]
+    odd = np.zeros(n, dtype=bool)
     data_buf = text.buffers()[2]
     if data_buf is None or offsets[-1] == offsets[0]:
-        return np.zeros(n, dtype=bool)
+        return odd
     data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    positions = np.flatnonzero(~_NUMBER_BYTES[data])
-    odd = np.zeros(n, dtype=bool)
-    if positions.size:
-        odd[np.searchsorted(offsets[1:] - offsets[0], positions, side="right")] = True
+    if not data.tobytes().translate(None, _NUMBER_CHARS):  # the common case, in one C pass
+        return odd
+    positions = np.flatnonzero(_ODD_BYTE.take(data))
+    odd[np.searchsorted(offsets[1:] - offsets[0], positions, side="right")] = True
     return odd
 
 
