@@ -20,6 +20,8 @@ def split_lines(data: bytes | memoryview, final: bool = False) -> tuple[pa.Array
     A trailing ``\\r`` is held back (it may be the first half of ``\\r\\n``) unless
     ``final`` says no more data will come.
     """
+    if isinstance(data, bytes) and b"\r" not in data:
+        return _split_lf(data)
     buf = np.frombuffer(data, dtype=np.uint8)
     is_term = (buf == LF) | (buf == CR)
     pos = np.flatnonzero(is_term)
@@ -42,15 +44,30 @@ def split_lines(data: bytes | memoryview, final: bool = False) -> tuple[pa.Array
     offsets = np.zeros(lengths.size + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     content = buf[:consumed][~is_term[:consumed]]
-    arr = pa.StringArray.from_buffers(lengths.size, pa.py_buffer(offsets), pa.py_buffer(content.tobytes()))
+    return _strings(offsets, content.tobytes()), (ends + term_len).astype(np.int64)
+
+
+def _split_lf(data: bytes) -> tuple[pa.Array, np.ndarray]:
+    """The common case, ``\n`` terminators only: the text without them is one ``bytes.replace``."""
+    pos = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == LF)
+    if pos.size == 0:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    consumed = int(pos[-1]) + 1
+    offsets = np.zeros(pos.size + 1, dtype=np.int32)
+    offsets[1:] = pos - np.arange(pos.size)  # the i-th line ends i terminators before its \n
+    content = data[:consumed].replace(b"\n", b"") if consumed < len(data) else data.replace(b"\n", b"")
+    return _strings(offsets, content), (pos + 1).astype(np.int64)
+
+
+def _strings(offsets: np.ndarray, content: bytes) -> pa.Array:
+    """A string array over ``content``; rows that are not UTF-8 get replacement characters."""
+    n = offsets.size - 1
+    arr = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(content))
     try:
         arr.validate(full=True)
     except pa.ArrowInvalid:
         arr = pa.array(
-            [
-                bytes(content[offsets[i] : offsets[i + 1]]).decode("utf-8", "replace")
-                for i in range(lengths.size)
-            ],
+            [content[offsets[i] : offsets[i + 1]].decode("utf-8", "replace") for i in range(n)],
             pa.string(),
         )
-    return arr, (ends + term_len).astype(np.int64)
+    return arr

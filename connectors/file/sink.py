@@ -61,16 +61,21 @@ class FileStreamSinkConnector(SinkConnector):
         return True  # nothing is tracked outside the framework
 
 
+def _ndjson(values: pa.Array) -> bytes | None:
+    """Structs without nulls as NDJSON text, one line per row, in one native call (arro3's
+    arrow-json writer escapes line breaks inside strings); None for other values."""
+    if not (pa.types.is_struct(values.type) and values.null_count == 0 and len(values)):
+        return None
+    from arro3.io import write_ndjson
+
+    table = pa.Table.from_batches([pa.RecordBatch.from_struct_array(values)])
+    out = io.BytesIO()
+    write_ndjson(table, out)
+    return out.getvalue()
+
+
 def _json_lines(values: pa.Array) -> pa.Array:
     """Nested values as one JSON text per row (nulls as ``null``)."""
-    if pa.types.is_struct(values.type) and values.null_count == 0 and len(values):
-        from arro3.io import write_ndjson
-
-        table = pa.Table.from_batches([pa.RecordBatch.from_struct_array(values)])
-        out = io.BytesIO()
-        write_ndjson(table, out)
-        text = out.getvalue().decode("utf-8").splitlines()
-        return pa.array(text, pa.string())
     return pa.array([json.dumps(v, default=str, ensure_ascii=False) for v in values.to_pylist()], pa.string())
 
 
@@ -85,6 +90,9 @@ def to_lines(values: pa.Array) -> bytes:
     elif pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
         values = values.cast(pa.binary())
     elif pa.types.is_struct(t) or pa.types.is_list(t) or pa.types.is_map(t) or pa.types.is_large_list(t):
+        text = _ndjson(values)
+        if text is not None:
+            return text
         values = _json_lines(values)
     elif not (pa.types.is_string(t) or pa.types.is_binary(t)):
         values = values.cast(pa.string())

@@ -133,8 +133,7 @@ def escape(arr: pa.Array) -> pa.Array:
         return arr
     out = arr
     if special:
-        out = pc.replace_substring(out, "\\", "\\\\")
-        out = pc.replace_substring(out, '"', '\\"')
+        out = _escape_quotes(arr, offsets, used, raw)
         if low < 32:
             for c in np.unique(used[used < 32]).tolist():
                 out = pc.replace_substring(out, chr(c), _ESCAPES[c])
@@ -145,6 +144,22 @@ def escape(arr: pa.Array) -> pa.Array:
         fixed = [_ASTRAL.sub(_surrogates, s) for s in out.take(pa.array(rows)).to_pylist()]
         out = pc.replace_with_mask(out, pa.array(mask), pa.array(fixed, pa.string()))
     return out
+
+
+def _escape_quotes(arr: pa.Array, offsets: np.ndarray, used: np.ndarray, raw: bytes) -> pa.Array:
+    """A backslash before every ``"`` and ``\\``: two ``bytes.replace`` passes over the whole
+    text (memchr-fast), the row offsets moved by the number of hits before each row."""
+    hits = np.flatnonzero((used == 34) | (used == 92))
+    if not pa.types.is_string(arr.type) or len(raw) + len(hits) >= 1 << 31:
+        out = pc.replace_substring(arr, "\\", "\\\\")
+        return pc.replace_substring(out, '"', '\\"')
+    base = offsets - offsets[0]
+    moved = base + np.searchsorted(hits, base, side="left")
+    text = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    nulls = None
+    if arr.null_count:
+        nulls = ~np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    return from_parts(moved, np.frombuffer(text, np.uint8), pa.string(), nulls)
 
 
 def quoted(arr: pa.Array) -> list[Piece]:

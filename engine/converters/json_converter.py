@@ -301,9 +301,12 @@ class JsonConverter(Converter, HeaderConverter):
         lengths = pc.fill_null(pc.binary_length(data), 0)
         present = np.asarray(lengths.to_numpy(zero_copy_only=False)) > 0
         bad = _Bad()
+        parts: list[_Part] = []
         if not self.schemas_enable:
             rows = np.flatnonzero(present)
-            parts = [self._read_schemaless(data.take(pa.array(rows)) if len(rows) < n else data, rows, bad)]
+            if len(rows):  # none when all are null or empty (e.g. no keys): nothing to parse
+                taken = data.take(pa.array(rows)) if len(rows) < n else data
+                parts = [self._read_schemaless(taken, rows, bad)]
         else:
             empty = np.flatnonzero(
                 ~present & np.asarray(data.is_valid().to_numpy(zero_copy_only=False), bool)

@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
+from itertools import repeat
+from operator import length_hint
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from engine.runtime.clients import producer_config
@@ -204,7 +208,6 @@ class WorkerSourceTask(WorkerTask):
         keys_col = batch.column("key")
         keys = None if keys_col.null_count == n else keys_col.to_pylist()
         ts = batch.column("timestamp")
-        stamps = None if ts.null_count == n else ts.cast(pa.int64()).to_pylist()
         parts_col = batch.column("partition")
         parts = None if parts_col.null_count == n else parts_col.to_pylist()
         hdr_col = batch.column("headers")
@@ -217,18 +220,17 @@ class WorkerSourceTask(WorkerTask):
                 "Source record has no topic", [i for i, t in enumerate(topics.to_pylist()) if t is None]
             )
         self.note_topics({topic0} if topic_list is None else set(topic_list))
+        if (
+            topic_list is None
+            and keys is None
+            and parts is None
+            and headers is None
+            and ts.null_count in (0, n)
+        ):
+            _produce_values(producer, topic0, values, _stamps(ts))
+            return
+        stamps = None if ts.null_count == n else ts.cast(pa.int64()).to_pylist()
         produce = producer.produce
-        if topic_list is None and keys is None and parts is None and headers is None and stamps is not None:
-            i = 0
-            while True:
-                try:
-                    # positional arguments (topic, value, key, partition, on_delivery, callback,
-                    # timestamp): keyword parsing costs ~0.35 µs per call here
-                    for i in range(i, n):  # noqa: B020 - resumes at the record that hit a full queue
-                        produce(topic0, values[i], None, -1, None, None, stamps[i])
-                    return
-                except BufferError:
-                    producer.poll(0.05)
         for i in range(n):
             kw: dict[str, Any] = {}
             if keys is not None and keys[i] is not None:
@@ -246,6 +248,53 @@ class WorkerSourceTask(WorkerTask):
                     break
                 except BufferError:
                     producer.poll(0.05)
+
+
+def _stamps(ts: pa.Array) -> list[int] | int | None:
+    """A timestamp column for the producer: None (all null), one int (all equal, as a source
+    stamps a whole poll), or one int per record."""
+    if ts.null_count == len(ts):
+        return None
+    millis = ts.cast(pa.int64())
+    bounds = pc.min_max(millis)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low == high:
+        return int(low)
+    stamps: list[int] = millis.to_pylist()
+    return stamps
+
+
+def _produce_values(
+    producer: Producer, topic: str, values: list[bytes], stamps: list[int] | int | None
+) -> None:
+    """Enqueue values (no key, partition or headers) in order, without bytecode per record:
+    ``map`` calls ``produce`` with positional arguments (topic, value, key, partition,
+    on_delivery, callback, timestamp; keyword parsing costs ~0.35 µs per call) and a
+    zero-length deque drains it. When the queue is full, the record that did not fit is
+    retried after a ``poll`` and the rest follow from where the iterators stopped."""
+    produce = producer.produce
+    rest = iter(values)
+    args: tuple[Iterator[Any], ...] = (repeat(topic), rest)
+    if stamps is not None:
+        each = repeat(stamps) if isinstance(stamps, int) else iter(stamps)
+        args += (repeat(None), repeat(-1), repeat(None), repeat(None), each)
+    while True:
+        try:
+            deque(map(produce, *args), 0)
+            return
+        except BufferError:
+            i = len(values) - length_hint(rest) - 1  # map took it from ``rest``; produce refused it
+            stamp = stamps[i] if isinstance(stamps, list) else stamps
+            while True:
+                producer.poll(0.05)
+                try:
+                    if stamp is None:
+                        produce(topic, values[i])
+                    else:
+                        produce(topic, values[i], None, -1, None, None, stamp)
+                    break
+                except BufferError:
+                    continue
 
 
 def _prefixed(props: Mapping[str, str], prefix: str) -> dict[str, str]:

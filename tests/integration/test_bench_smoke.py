@@ -54,8 +54,9 @@ def test_every_scenario_runs_on_a_small_n(tmp_path: Path, kafka_bootstrap: str) 
     for r in medians:
         assert r["complete"], f"{r['scenario']}/{r['variant']} {r['engine']}: {r['notes']}"
         assert r["delivered"] == N
-        assert r["records_per_s"] > 0 and r["mb_per_s"] > 0 and r["cpu_per_million"] > 0
-        if r["engine"] == "arrowsmith":
+        assert r["records_per_s"] > 0 and r["mb_per_s"] > 0
+        if r["engine"] == "arrowsmith":  # the raw client's CPU over 3000 records may read 0.00 s
+            assert r["cpu_per_million"] > 0
             assert r["clean_stop"], r
             assert r["peak_rss_mb"] > 20, r  # a control plane and its worker processes
     e2e = medians[0]
@@ -80,7 +81,8 @@ def test_every_scenario_runs_on_a_small_n(tmp_path: Path, kafka_bootstrap: str) 
         ("source-json", "", "raw"),
         ("pipelined", "split", "arrowsmith/single"),
     }
-    assert all(q["records_per_s"] > 0 and q["cpu_per_record"] > 0 for q in ratios.values())
+    assert all(q["records_per_s"] > 0 for q in ratios.values())
+    assert ratios[("pipelined", "split", "arrowsmith/single")]["cpu_per_record"] > 0
 
     table = render_table(report).splitlines()
     assert len(table) == 2 + len(LABELS) + 1 + 2 + len(ratios)

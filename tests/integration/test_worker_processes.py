@@ -7,6 +7,7 @@ import re
 import signal
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -48,7 +49,9 @@ def test_workers_are_pinned_and_a_killed_worker_is_replaced_without_loss(
         assert sorted(c.cpu_affinity()[0] for c in workers) == sorted(
             psutil.Process().cpu_affinity()[i % len(psutil.Process().cpu_affinity())] for i in range(2)
         )
-        file_pipeline(client, tmp_path, "crash-topic", "crash")
+        # a topic of its own: on a long-lived broker (KAFKA_BOOTSTRAP_SERVERS) the sink group's
+        # offsets from an earlier run would otherwise start it on that run's unconsumed tail
+        file_pipeline(client, tmp_path, f"crash-topic-{uuid.uuid4().hex[:8]}", "crash")
         wait_until(lambda: count_lines(tmp_path / "out.txt") >= 150_000, 60, "the first half")
         victim = workers[0]
         victim.send_signal(signal.SIGKILL)

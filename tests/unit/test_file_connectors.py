@@ -186,3 +186,9 @@ def test_sink_connector_task_configs() -> None:
     c = FileStreamSinkConnector()
     c.start({"file": "f", "topics": "t"})
     assert c.task_configs(3) == [{"file": "f", "topics": "t"}] * 3
+
+
+def test_to_lines_of_structs_is_one_line_per_record() -> None:
+    rows = [{"s": "skipped", "n": 0}, {"s": "a\u2028b\nc", "n": 1}, {"s": "\x85", "n": 2}]
+    out = to_lines(pa.array(rows).slice(1))  # JSON escapes \n; U+2028 and U+0085 stay as they are
+    assert out.split(b"\n") == ['{"s":"a\u2028b\\nc","n":1}'.encode(), '{"s":"\x85","n":2}'.encode(), b""]
