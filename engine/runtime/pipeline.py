@@ -79,9 +79,11 @@ def stage_main(
     import psutil
 
     from engine.runtime import logging_context
+    from engine.runtime.worker_process import lean_memory_pool
 
     if cpu is not None:
         psutil.Process().cpu_affinity([cpu])
+    lean_memory_pool()
     os.setpgid(0, 0)
     logging_context.configure(os.environ.get("ARROWSMITH_LOG_LEVEL"))
     task = _load(task_class)
