@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["engine.testing.pytest_kafka"]
+pytest_plugins = ["engine.testing.pytest_kafka", "engine.testing.pytest_postgres"]
