@@ -103,3 +103,8 @@ def consumer_config(
     max_poll = merged.pop("max.poll.records", None)
     conf.update(translate(merged))
     return conf, int(max_poll) if max_poll is not None else None
+
+
+def prefixed(props: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """The keys of ``props`` that start with ``prefix``, without it (``producer.acks`` → ``acks``)."""
+    return {k[len(prefix) :]: v for k, v in props.items() if k.startswith(prefix)}

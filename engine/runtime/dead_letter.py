@@ -75,6 +75,7 @@ class DeadLetterQueue:
         producer_conf: Mapping[str, Any],
         metrics: TaskMetrics,
         original: Original,
+        consumed_topic: Callable[[pa.RecordBatch, int], str] | None = None,
     ) -> None:
         self.topic = config["errors.deadletterqueue.topic.name"].strip()
         self.context = (
@@ -83,6 +84,8 @@ class DeadLetterQueue:
         self.connector, self.task = connector, task
         self.metrics = metrics
         self.original = original
+        # the topic a (sink) record was consumed from, when a transform may have renamed it
+        self.consumed_topic = consumed_topic
         rf = int(config.get("errors.deadletterqueue.topic.replication.factor") or 3)
         admin = AdminClient({"bootstrap.servers": producer_conf["bootstrap.servers"]})
         ensure_topic(admin, self.topic, rf)
@@ -106,7 +109,10 @@ class DeadLetterQueue:
         for r in rows:
             key, value, headers, ts = self.original(batch, r)
             if self.context:
-                headers = headers + context_headers(batch, r, self.connector, self.task, stage, cls, error)
+                topic = self.consumed_topic(batch, r) if self.consumed_topic is not None else None
+                headers = headers + context_headers(
+                    batch, r, self.connector, self.task, stage, cls, error, topic=topic
+                )
             kwargs: dict[str, Any] = {"key": key, "headers": headers}
             if ts is not None:
                 kwargs["timestamp"] = ts

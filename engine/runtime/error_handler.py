@@ -106,6 +106,21 @@ class ErrorHandler:
             start = row + 1
         return out
 
+    def report_rows(
+        self, batch: pa.RecordBatch, rows: Sequence[int], stage: str, class_name: str, error: BaseException
+    ) -> None:
+        """Records a step (or a task, through its errant record reporter) found bad: reported
+        and counted with ``errors.tolerance=all``; with ``none``, :class:`ToleranceExceeded`."""
+        bad = sorted(set(rows))
+        if not bad:
+            return
+        if not self.policy.tolerance_all:
+            raise ToleranceExceeded(
+                f"Tolerance exceeded in error handler: stage {stage}, class {class_name}: "
+                f"{error} (at {where_in(batch, bad[0])})"
+            ) from error
+        self._report(batch, bad, stage, class_name, error)
+
     def transform_runner(self, step: Step, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         """For ``TransformChain.apply(batch, run=…)``: each transform under the handler."""
         return self.run("TRANSFORMATION", "", step, batch)
@@ -209,16 +224,25 @@ def stack_trace(error: BaseException) -> str:
 
 
 def context_headers(
-    batch: pa.RecordBatch, row: int, connector: str, task: int, stage: str, cls: str, error: BaseException
+    batch: pa.RecordBatch,
+    row: int,
+    connector: str,
+    task: int,
+    stage: str,
+    cls: str,
+    error: BaseException,
+    *,
+    topic: str | None = None,
 ) -> list[tuple[str, bytes]]:
-    """The ``__connect.errors.*`` headers of a dead-lettered record."""
+    """The ``__connect.errors.*`` headers of a dead-lettered record (``topic``: the one it
+    was consumed from, when not the batch's)."""
 
     def cell(name: str) -> str:
         value = batch.column(name)[row].as_py() if name in batch.schema.names else None
         return "" if value is None else str(value)
 
     headers = [
-        ("__connect.errors.topic", cell("topic")),
+        ("__connect.errors.topic", cell("topic") if topic is None else topic),
         ("__connect.errors.partition", cell("partition")),
         ("__connect.errors.offset", cell("offset")),
         ("__connect.errors.connector.name", connector),

@@ -1,11 +1,16 @@
-"""Stage pipelining: a sink task's ``put`` runs in a second pinned process.
+"""Stage pipelining: a sink task's conversion, transforms and ``put`` run in a second
+pinned process.
 
-With ``pipeline.processes=2`` the task's own worker process consumes and converts (stage
-one) and hands each converted batch through a shared-memory ring to a child process that
-owns the SinkTask and calls ``put`` (stage two), so one ordered partition uses two cores.
-The ring is FIFO, so order is kept. Control calls (``open``, ``close``, ``pre_commit``,
+With ``pipeline.processes=2`` the task's own worker process consumes (stage one: the
+consumer, the raw batch of bytes, offsets and commits) and hands each raw batch through a
+shared-memory ring to a child process that owns the SinkTask and runs
+:class:`engine.runtime.sink_delivery.SinkDelivery` on it: converters, transforms, the error
+handler and dead-letter queue, ``put`` (stage two). So one ordered partition uses two cores;
+the ring is FIFO, so order is kept. Control calls (``open``, ``close``, ``pre_commit``,
 ``stop``) go over a pipe and are answered only after every batch written before them was
-put, so offsets are committed only for records the task has flushed.
+delivered, so offsets are committed only for records the task has flushed (and whose
+dead-lettered records are in their topic). The second stage sends its metrics (records
+sent, errors, convert/transform/put timings) to the first, which reports them as the task's.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from engine.runtime.messages import TaskSpec
+from engine.runtime.metrics import Histogram, TaskMetrics
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext, Task
 from engine.spi.errors import ConnectError
 from engine.spi.record import TopicPartition
@@ -29,6 +36,12 @@ log = logging.getLogger(__name__)
 
 RING_BYTES = 256 << 20
 REPLY_TIMEOUT_S = 120.0
+# Metrics the first stage keeps itself; the second stage's snapshot supplies the rest.
+FIRST_STAGE_COUNTERS = frozenset(
+    {"sink_record_read_total", "offset_commit_success_total", "offset_commit_failure_total"}
+)
+FIRST_STAGE_HISTOGRAMS = frozenset({"batch_size_records", "offset_commit_seconds"})
+MetricsUpdate = tuple[dict[str, int], dict[str, Histogram]]
 
 
 class _StageContext(SinkTaskContext):
@@ -37,6 +50,8 @@ class _StageContext(SinkTaskContext):
     def __init__(self, configs: Mapping[str, str]) -> None:
         self._configs = configs
         self.assigned: set[TopicPartition] = set()
+        self.backoff_ms = 0
+        self.reporter: ErrantRecordReporter | None = None
 
     def configs(self) -> Mapping[str, str]:
         return self._configs
@@ -57,72 +72,88 @@ class _StageContext(SinkTaskContext):
         log.warning("offset() is not available to a pipelined sink task")
 
     def timeout(self, ms: int) -> None:
-        pass
+        self.backoff_ms = ms
 
     def errant_record_reporter(self) -> ErrantRecordReporter | None:
-        return None
+        return self.reporter
 
 
-def _load(name: str) -> SinkTask:
-    import importlib
+def _metrics_update(metrics: TaskMetrics) -> MetricsUpdate:
+    snap = metrics.snapshot()
+    return (
+        {k: v for k, v in snap.counters.items() if k not in FIRST_STAGE_COUNTERS},
+        {k: h for k, h in snap.histograms.items() if k not in FIRST_STAGE_HISTOGRAMS},
+    )
 
-    module, _, attr = name.replace(":", ".").rpartition(".")
-    task = getattr(importlib.import_module(module), attr)()
-    assert isinstance(task, SinkTask)
-    return task
 
+def stage_main(ring: RingEnd, conn: Connection, spec: TaskSpec, cpu: int | None) -> None:
+    """The second stage's process: deliver every raw batch from the ring (convert, transform,
+    put), answer control calls in order, send metrics to the first stage."""
+    import threading
 
-def stage_main(
-    ring: RingEnd, conn: Connection, task_class: str, props: dict[str, str], cpu: int | None
-) -> None:
-    """The second stage's process: put every batch from the ring, answer control calls in order."""
     import psutil
 
+    from engine.plugins import PluginRegistry
     from engine.runtime import logging_context
+    from engine.runtime.sink_delivery import SinkDelivery
     from engine.runtime.worker_process import lean_memory_pool
+    from engine.runtime.worker_task import load_task_class
 
     if cpu is not None:
         psutil.Process().cpu_affinity([cpu])
     lean_memory_pool()
     os.setpgid(0, 0)
     logging_context.configure(os.environ.get("ARROWSMITH_LOG_LEVEL"))
-    task = _load(task_class)
-    ctx = _StageContext(props)
-    put = 0
+    delivery: SinkDelivery | None = None
+    delivered = 0
     try:
+        path = [p.strip() for p in spec.worker_config.get("plugin.path", "").split(",") if p.strip()]
+        registry = PluginRegistry.discover(path)
+        task = load_task_class(spec.task_config["task.class"])()
+        assert isinstance(task, SinkTask)
+        ctx = _StageContext(spec.task_config)
+        metrics = TaskMetrics(spec.connector, spec.task)
+        delivery = SinkDelivery(spec, registry, task, metrics, threading.Event(), lambda: ctx.backoff_ms)
+        ctx.reporter = delivery.reporter
         task.initialize(ctx)
-        task.start(props)
+        task.start(spec.task_config)
         conn.send(("ready", None))
         with RingReader(ring) as reader:
             while True:
                 if conn.poll(0):
                     op, seq, arg = conn.recv()
-                    while put < seq:  # every batch written before this call is put first
+                    while delivered < seq:  # every batch written before this call is delivered first
                         batch = reader.read(REPLY_TIMEOUT_S)
                         if batch is None:
                             raise ConnectError("pipeline stage: timed out waiting for a batch")
-                        task.put(batch)
+                        delivery.deliver(batch)
                         del batch
-                        put += 1
-                    conn.send(("ok", _call(task, ctx, op, arg)))
+                        delivered += 1
+                    result = _call(task, ctx, delivery, op, arg)
+                    conn.send(("metrics", _metrics_update(metrics)))
+                    conn.send(("ok", result))
                     if op == "stop":
                         return
                     continue
                 batch = reader.read(0.05)
                 if batch is not None:
-                    task.put(batch)
+                    delivery.deliver(batch)
                     del batch
-                    put += 1
+                    delivered += 1
+                if metrics.due():
+                    conn.send(("metrics", _metrics_update(metrics)))
     except BaseException as e:
         try:
             conn.send(("error", "".join(traceback.format_exception(e))))
         except OSError:
             pass
     finally:
+        if delivery is not None:
+            delivery.close()
         conn.close()
 
 
-def _call(task: SinkTask, ctx: _StageContext, op: str, arg: Any) -> Any:
+def _call(task: SinkTask, ctx: _StageContext, delivery: Any, op: str, arg: Any) -> Any:
     if op == "open":
         ctx.assigned.update(arg)
         task.open(arg)
@@ -132,6 +163,7 @@ def _call(task: SinkTask, ctx: _StageContext, op: str, arg: Any) -> Any:
         task.close(arg)
         return None
     if op == "pre_commit":
+        delivery.flush_dead_letters(REPLY_TIMEOUT_S)
         return dict(task.pre_commit(arg))
     if op == "flush":
         task.flush(arg)
@@ -155,8 +187,9 @@ def _next_core() -> int | None:
 class PipelinedSinkTask(SinkTask):
     """Stands in for the real task in the first stage; the real one runs in the child."""
 
-    def __init__(self, task_class: str) -> None:
-        self.task_class = task_class
+    def __init__(self, spec: TaskSpec, metrics: TaskMetrics) -> None:
+        self.spec = spec
+        self.metrics = metrics
         self.seq = 0
         self.proc: Any = None
 
@@ -166,7 +199,7 @@ class PipelinedSinkTask(SinkTask):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(
             target=stage_main,
-            args=(reader_end, child, self.task_class, dict(props), _next_core()),
+            args=(reader_end, child, self.spec, _next_core()),
             name="arrowsmith-pipeline-stage",
             daemon=True,
         )
@@ -177,15 +210,26 @@ class PipelinedSinkTask(SinkTask):
         self._reply("start")
 
     def _reply(self, what: str) -> Any:
-        if not self.conn.poll(REPLY_TIMEOUT_S):
-            raise ConnectError(f"pipeline stage did not answer {what} within {REPLY_TIMEOUT_S:.0f}s")
+        while True:
+            if not self.conn.poll(REPLY_TIMEOUT_S):
+                raise ConnectError(f"pipeline stage did not answer {what} within {REPLY_TIMEOUT_S:.0f}s")
+            if (reply := self._receive()) is not None:
+                return reply[0]
+
+    def _receive(self) -> tuple[Any] | None:
+        """One message from the second stage: a reply as ``(value,)``, or None for metrics."""
         try:
             kind, value = self.conn.recv()
         except EOFError as e:
             raise ConnectError(f"pipeline stage process died (exit code {self.proc.exitcode})") from e
         if kind == "error":
             raise ConnectError(f"pipeline stage failed:\n{value}")
-        return value
+        if kind == "metrics":
+            counters, histograms = value
+            self.metrics.counters.update(counters)
+            self.metrics.histograms.update(histograms)
+            return None
+        return (value,)
 
     def _call(self, op: str, arg: Any = None) -> Any:
         self._check()
@@ -193,10 +237,8 @@ class PipelinedSinkTask(SinkTask):
         return self._reply(op)
 
     def _check(self) -> None:
-        if self.conn.poll(0):
-            kind, value = self.conn.recv()
-            if kind == "error":
-                raise ConnectError(f"pipeline stage failed:\n{value}")
+        while self.conn.poll(0):
+            self._receive()
 
     def put(self, batch: pa.RecordBatch) -> None:
         self._check()

@@ -20,11 +20,11 @@ import pyarrow as pa
 from confluent_kafka import Consumer
 
 from engine.plugins import PluginRegistry
-from engine.runtime.clients import consumer_config
+from engine.runtime.clients import consumer_config, prefixed
 from engine.runtime.conversion import BatchConverter
 from engine.runtime.messages import TaskSpec
 from engine.runtime.sink_runner import messages_to_batch
-from engine.runtime.source_runner import _Context, _OffsetReader, _prefixed
+from engine.runtime.source_runner import _Context, _OffsetReader
 from engine.runtime.transform_chain import TransformChain
 from engine.runtime.worker_task import load_task_class
 from engine.spi.connector import SinkConnector, SourceTask
@@ -75,8 +75,8 @@ def _sink(spec: TaskSpec, registry: PluginRegistry, n: int, deadline: float) -> 
         spec.worker_config.get("bootstrap.servers", "localhost:9092"),
         f"connector-preview-{spec.connector}",
         f"arrowsmith-preview-{spec.connector}-{uuid.uuid4().hex[:8]}",
-        _prefixed(spec.worker_config, "consumer."),
-        _prefixed(spec.connector_config, "consumer.override."),
+        prefixed(spec.worker_config, "consumer."),
+        prefixed(spec.connector_config, "consumer.override."),
     )
     consumer = Consumer({**conf, "auto.offset.reset": "earliest", "enable.auto.commit": "false"})
     topics = [t.strip() for t in spec.connector_config.get("topics", "").split(",") if t.strip()]

@@ -20,17 +20,11 @@ import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KTopicPartition
 
-from engine.runtime.clients import consumer_config, producer_config
-from engine.runtime.conversion import BatchConverter, class_path
-from engine.runtime.dead_letter import DeadLetterQueue
-from engine.runtime.error_handler import ErrorHandler, ErrorPolicy, backoff_ms
-from engine.runtime.metrics import Timer
+from engine.runtime.clients import consumer_config, prefixed
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
-from engine.runtime.source_runner import _prefixed
-from engine.runtime.transform_chain import TransformChain
+from engine.runtime.sink_delivery import SinkDelivery
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
-from engine.spi.errors import RetriableError
 from engine.spi.record import BINARY_SCHEMA, HEADER_TYPE, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -48,6 +42,7 @@ class _Context(SinkTaskContext):
         self.seeks: dict[TopicPartition, int] = {}
         self.backoff_ms = 0
         self.lock = threading.Lock()
+        self.reporter: ErrantRecordReporter | None = None
 
     def configs(self) -> Mapping[str, str]:
         return self._configs
@@ -72,7 +67,7 @@ class _Context(SinkTaskContext):
         self.backoff_ms = ms
 
     def errant_record_reporter(self) -> ErrantRecordReporter | None:
-        return None
+        return self.reporter
 
 
 def messages_to_batch(msgs: Sequence[Any]) -> pa.RecordBatch:
@@ -129,50 +124,33 @@ class WorkerSinkTask(WorkerTask):
 
     def execute(self) -> None:
         spec = self.spec
+        self.ctx = _Context(spec.task_config)
+        # With pipeline.processes=2 the first stage (this process) only consumes; the second
+        # converts, transforms and puts (engine.runtime.pipeline).
+        self.delivery: SinkDelivery | None = None
         if pipelined(spec.connector_config):
-            task: SinkTask = PipelinedSinkTask(spec.task_config["task.class"])
+            task: SinkTask = PipelinedSinkTask(spec, self.metrics)
             self.task = task
         else:
             plain = self.new_task()
             assert isinstance(plain, SinkTask)
             task = plain
-        self.sink = task
-        converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
-        self.chain = TransformChain(self.registry, spec.connector_config)
-        self.converter_name = class_path(converter.value)
-        self.errors = ErrorHandler(
-            ErrorPolicy.from_config(spec.connector_config), spec.name, self.metrics, stopping=self.stopping
-        )
-        self._raw: pa.RecordBatch | None = None
-        self._raw_index: dict[tuple[str, int, int], int] | None = None
-        self.dlq: DeadLetterQueue | None = None
-        if (spec.connector_config.get("errors.deadletterqueue.topic.name") or "").strip():
-            self.dlq = DeadLetterQueue(
-                spec.connector_config,
-                spec.connector,
-                spec.task,
-                producer_config(
-                    spec.worker_config.get("bootstrap.servers", "localhost:9092"),
-                    f"connector-dlq-producer-{spec.connector}-{spec.task}",
-                    _prefixed(spec.worker_config, "producer."),
-                    _prefixed(spec.connector_config, "producer.override."),
-                ),
-                self.metrics,
-                self._original,
+            self.delivery = SinkDelivery(
+                spec, self.registry, task, self.metrics, self.stopping, lambda: self.ctx.backoff_ms
             )
-            self.errors.reporters.append(self.dlq.report)
+            self.ctx.reporter = self.delivery.reporter
+        self.sink = task
         group = spec.connector_config.get("consumer.override.group.id") or f"connect-{spec.connector}"
         conf, max_poll = consumer_config(
             spec.worker_config.get("bootstrap.servers", "localhost:9092"),
             f"connector-consumer-{spec.connector}-{spec.task}",
             group,
-            _prefixed(spec.worker_config, "consumer."),
-            _prefixed(spec.connector_config, "consumer.override."),
+            prefixed(spec.worker_config, "consumer."),
+            prefixed(spec.connector_config, "consumer.override."),
         )
         self.batch_rows = max_poll or int(spec.worker_config.get("worker.batch.max.rows", "10000"))
         flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
         self.commit_timeout = int(spec.worker_config.get("offset.flush.timeout.ms", "5000")) / 1000
-        self.ctx = _Context(spec.task_config)
         self._last_warning = 0.0
         self.task_closed = False
         self.current: dict[TopicPartition, int] = {}
@@ -206,7 +184,7 @@ class WorkerSinkTask(WorkerTask):
                     # identity, not ``==``: KafkaError's comparison with None raises
                     if any(map(operator.is_not, map(Message.error, msgs), repeat(None))):
                         msgs = [m for m in msgs if self._ok(m)]
-                    self._deliver(converter, msgs)
+                    self._deliver(msgs)
                 self.publish_metrics()
                 if self.ctx.commit_requested or time.monotonic() - last_commit >= flush_interval:
                     self.ctx.commit_requested = False
@@ -220,10 +198,8 @@ class WorkerSinkTask(WorkerTask):
                 self.task_closed = True  # the revocation consumer.close() triggers is not the task's any more
                 task.stop()
                 consumer.close()
-                converter.close()
-                self.chain.close()
-                if self.dlq is not None:
-                    self.dlq.close()
+                if self.delivery is not None:
+                    self.delivery.close()
 
     def _ok(self, m: Any) -> bool:
         err = m.error()
@@ -241,22 +217,16 @@ class WorkerSinkTask(WorkerTask):
             log.warning("Consumer: %s", err.str())
         return False
 
-    def _deliver(self, converter: BatchConverter, msgs: list[Any]) -> None:
+    def _deliver(self, msgs: list[Any]) -> None:
         if not msgs:
             return
         raw = messages_to_batch(msgs)
-        self._raw, self._raw_index = raw, None
         self.metrics.add("sink_record_read_total", raw.num_rows)
         self.metrics.observe("batch_size_records", raw.num_rows)
-        with Timer(self.metrics, "convert_batch_seconds"):
-            batches = self.errors.run("VALUE_CONVERTER", self.converter_name, converter.deserialize, raw)
-        if self.chain:
-            with Timer(self.metrics, "transform_batch_seconds"):
-                batches = [t for b in batches for t in self.chain.apply(b, self.errors.transform_runner)]
-        for b in batches:
-            with Timer(self.metrics, "put_batch_seconds"):
-                self._put(b)
-            self.metrics.add("sink_record_send_total", b.num_rows)
+        if self.delivery is not None:
+            self.delivery.deliver(raw)
+        else:
+            self.sink.put(raw)  # the pipeline's second stage delivers it
         advanced = next_offsets(raw)
         self.current.update(advanced)
         for tp, nxt in advanced.items():
@@ -266,60 +236,13 @@ class WorkerSinkTask(WorkerTask):
             if high >= 0:
                 self.metrics.lag[(tp.topic, tp.partition)] = max(0, high - nxt)
 
-    def _original(
-        self, batch: pa.RecordBatch, row: int
-    ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]], int | None]:
-        """The consumed bytes of a record of the current batch (for the dead-letter queue)."""
-        raw = self._raw
-        assert raw is not None
-        if self._raw_index is None:
-            keys = zip(
-                raw.column("topic").to_pylist(),
-                raw.column("partition").to_pylist(),
-                raw.column("offset").to_pylist(),
-                strict=True,
-            )
-            self._raw_index = {k: i for i, k in enumerate(keys)}
-        key = (
-            batch.column("topic")[row].as_py(),
-            batch.column("partition")[row].as_py(),
-            batch.column("offset")[row].as_py(),
-        )
-        i = self._raw_index[key]
-        rec = raw.slice(i, 1).to_pylist()[0]
-        headers = [(h["key"], h["value"]) for h in rec["headers"] or []]
-        ts = rec["timestamp"]
-        return rec["key"], rec["value"], headers, int(ts.timestamp() * 1000) if ts is not None else None
-
-    def _put(self, batch: pa.RecordBatch) -> None:
-        """``put``, redelivering the same batch after a ``RetriableError``: back-off of
-        ``context.timeout(ms)`` when the task set one, else exponential with jitter up to
-        ``errors.retry.delay.max.ms``; with ``errors.retry.timeout`` > 0 the task fails after
-        that long (by default, as in Kafka Connect, it retries for as long as it takes)."""
-        policy = self.errors.policy
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            try:
-                self.sink.put(batch)
-                return
-            except RetriableError as e:
-                if (
-                    policy.retry_timeout_ms > 0
-                    and (time.monotonic() - started) * 1000 >= policy.retry_timeout_ms
-                ):
-                    raise
-                delay_ms = self.ctx.backoff_ms or backoff_ms(attempt, policy.retry_delay_max_ms)
-                attempt += 1
-                log.warning("put() asked to retry (%s); redelivering the batch in %.0f ms", e, delay_ms)
-                if self.stopping.wait(delay_ms / 1000):
-                    raise
-
     def _commit(self, offsets: Mapping[TopicPartition, int], asynchronous: bool) -> None:
         if not offsets:
             return
-        if self.dlq is not None:
-            self.dlq.flush(self.commit_timeout)  # a record is in the DLQ before its offset is committed
+        if self.delivery is not None:
+            # a record is in the DLQ before its offset is committed (the pipeline's second
+            # stage does the same in its pre_commit)
+            self.delivery.flush_dead_letters(self.commit_timeout)
         try:
             allowed = self.sink.pre_commit(dict(offsets))
         except Exception:

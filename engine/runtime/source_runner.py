@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from engine.runtime.clients import producer_config
+from engine.runtime.clients import prefixed, producer_config
 from engine.runtime.conversion import BatchConverter, class_path
 from engine.runtime.dead_letter import DeadLetterQueue, typed_original
 from engine.runtime.error_handler import ErrorHandler, ErrorPolicy
@@ -77,8 +77,8 @@ class WorkerSourceTask(WorkerTask):
         conf: dict[str, Any] = producer_config(
             spec.worker_config.get("bootstrap.servers", "localhost:9092"),
             f"connector-producer-{spec.connector}-{spec.task}",
-            _prefixed(spec.worker_config, "producer."),
-            _prefixed(spec.connector_config, "producer.override."),
+            prefixed(spec.worker_config, "producer."),
+            prefixed(spec.connector_config, "producer.override."),
         )
         conf["delivery.report.only.error"] = True  # a Python-client option: it takes a bool
         conf["on_delivery"] = self._on_delivery
@@ -295,7 +295,3 @@ def _produce_values(
                     break
                 except BufferError:
                     continue
-
-
-def _prefixed(props: Mapping[str, str], prefix: str) -> dict[str, str]:
-    return {k[len(prefix) :]: v for k, v in props.items() if k.startswith(prefix)}

@@ -32,7 +32,10 @@ def read_all(bootstrap: str, topic: str, n: int) -> list[object]:
     return got
 
 
-def test_sink_dead_letter_queue(tmp_path: Path, kafka_bootstrap: str, new_topic) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("pipeline", ["1", "2"], ids=["one-process", "pipelined"])
+def test_sink_dead_letter_queue(tmp_path: Path, kafka_bootstrap: str, new_topic, pipeline: str) -> None:  # type: ignore[no-untyped-def]
+    """With pipeline.processes=2 the second stage converts, so the DLQ and the error log
+    work there, and its counters reach the worker's /metrics."""
     topic = new_topic(1)
     dlq = f"{topic}-dlq"
     p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
@@ -67,6 +70,7 @@ def test_sink_dead_letter_queue(tmp_path: Path, kafka_bootstrap: str, new_topic)
                 "errors.deadletterqueue.context.headers.enable": "true",
                 "errors.log.enable": "true",
                 "errors.log.include.messages": "true",
+                "pipeline.processes": pipeline,
             },
         )
         wait_until(lambda: count_lines(tmp_path / "out.txt") == 1000, 60, "the good records")
