@@ -34,7 +34,8 @@ from engine.transport import RingEnd, RingReader, RingWriter, create_ring
 
 log = logging.getLogger(__name__)
 
-RING_BYTES = 256 << 20
+# Raw batches of 10 000 records of a few hundred bytes are a few MB: room for a dozen.
+RING_BYTES = 32 << 20
 REPLY_TIMEOUT_S = 120.0
 # Metrics the first stage keeps itself; the second stage's snapshot supplies the rest.
 FIRST_STAGE_COUNTERS = frozenset(
@@ -207,7 +208,9 @@ class PipelinedSinkTask(SinkTask):
         reader_end.close()
         child.close()
         self.writer = RingWriter(writer_end)
-        self._reply("start")
+        # Not waiting for "ready": the child imports and starts the task while the consumer
+        # joins its group; batches wait in the ring, and a failed start surfaces at the next
+        # put or call.
 
     def _reply(self, what: str) -> Any:
         while True:
@@ -217,13 +220,16 @@ class PipelinedSinkTask(SinkTask):
                 return reply[0]
 
     def _receive(self) -> tuple[Any] | None:
-        """One message from the second stage: a reply as ``(value,)``, or None for metrics."""
+        """One message from the second stage: a reply as ``(value,)``, or None for metrics
+        and the start-up notice."""
         try:
             kind, value = self.conn.recv()
         except EOFError as e:
             raise ConnectError(f"pipeline stage process died (exit code {self.proc.exitcode})") from e
         if kind == "error":
             raise ConnectError(f"pipeline stage failed:\n{value}")
+        if kind == "ready":
+            return None
         if kind == "metrics":
             counters, histograms = value
             self.metrics.counters.update(counters)
