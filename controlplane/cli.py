@@ -24,7 +24,7 @@ def cmd_standalone(worker: str, connectors: Sequence[str], log_level: str) -> in
 
     logging_context.configure(log_level)
     try:
-        prepared = standalone.prepare(worker, connectors)
+        prepared = standalone.prepare(worker, connectors, log_level=log_level)
         return standalone.run_blocking(prepared, log_level=log_level)
     except ConnectError as e:
         return _fail(str(e))
@@ -35,7 +35,7 @@ def cmd_distributed(worker: str, log_level: str) -> int:
 
     logging_context.configure(log_level)
     try:
-        prepared = distributed.prepare_distributed(worker)
+        prepared = distributed.prepare_distributed(worker, log_level)
         return distributed.run_blocking(prepared, log_level=log_level)
     except ConnectError as e:
         return _fail(str(e))

@@ -22,8 +22,8 @@ from engine.runtime.worker_config import distributed_worker_def
 log = logging.getLogger(__name__)
 
 
-def prepare_distributed(worker_file: str) -> Prepared:
-    return prepare(worker_file, [], distributed_worker_def())
+def prepare_distributed(worker_file: str, log_level: str | None = None) -> Prepared:
+    return prepare(worker_file, [], distributed_worker_def(), log_level=log_level)
 
 
 def advertised_url(props: Mapping[str, str], bound_url: str) -> str:

@@ -121,7 +121,13 @@ class StandaloneHerder:
         self.offset_store = offsets
         self.worker_id = worker_id(worker_props)
         self.connectors: dict[str, ConnectorEntry] = {}
-        self.supervisor = Supervisor(processes, self._on_message, self._on_worker_death, log_level)
+        self.supervisor = Supervisor(
+            processes,
+            self._on_message,
+            self._on_worker_death,
+            log_level,
+            plugin_path=str(worker_props.get("plugin.path", "")),
+        )
         self.shutdown_timeout_ms = int(worker_props.get("task.shutdown.graceful.timeout.ms", "5000"))
         self.kafka_cluster_id: str | None = None
         self.task_metrics: dict[tuple[str, int], MetricsSnapshot] = {}

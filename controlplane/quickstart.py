@@ -121,7 +121,7 @@ def quickstart(lines: int, directory: str | None, timeout: float, log_level: str
                         return
                 await asyncio.sleep(0.25)
 
-        prepared = standalone.prepare(str(worker), [str(source), str(sink)])
+        prepared = standalone.prepare(str(worker), [str(source), str(sink)], log_level=log_level)
         standalone.run_blocking(prepared, until, log_level)
         elapsed = time.monotonic() - started
     expected = (work / "test.txt").read_bytes()

@@ -33,12 +33,22 @@ class Prepared:
 
 
 def prepare(
-    worker_file: str, connector_files: Sequence[str], definition: ConfigDef | None = None
+    worker_file: str,
+    connector_files: Sequence[str],
+    definition: ConfigDef | None = None,
+    *,
+    log_level: str | None = None,
 ) -> Prepared:
-    """Read and validate everything before anything starts (nothing is half-started)."""
+    """Read and validate everything before anything starts (nothing is half-started but
+    the worker processes: with ``log_level`` they start as soon as the worker file is read,
+    to be adopted by the supervisor, and exit with this process if validation fails)."""
     props = read_config_file(worker_file)
     worker = WorkerConfig(props, definition)
     path = worker.get("plugin.path") or []
+    if log_level is not None:
+        from controlplane.supervisor import prespawn
+
+        prespawn(int(worker.get("worker.processes")), log_level, str(props.get("plugin.path", "")))
     registry = PluginRegistry.discover([str(p) for p in path])
     connectors = [read_config_file(f) for f in connector_files]
     check_names(connectors)

@@ -94,10 +94,9 @@ def stage_main(ring: RingEnd, conn: Connection, spec: TaskSpec, cpu: int | None)
 
     import psutil
 
-    from engine.plugins import PluginRegistry
     from engine.runtime import logging_context
     from engine.runtime.sink_delivery import SinkDelivery
-    from engine.runtime.worker_process import lean_memory_pool
+    from engine.runtime.worker_process import lean_memory_pool, registry_for
     from engine.runtime.worker_task import load_task_class
 
     if cpu is not None:
@@ -108,8 +107,7 @@ def stage_main(ring: RingEnd, conn: Connection, spec: TaskSpec, cpu: int | None)
     delivery: SinkDelivery | None = None
     delivered = 0
     try:
-        path = [p.strip() for p in spec.worker_config.get("plugin.path", "").split(",") if p.strip()]
-        registry = PluginRegistry.discover(path)
+        registry = registry_for(spec.worker_config.get("plugin.path", ""))
         task = load_task_class(spec.task_config["task.class"])()
         assert isinstance(task, SinkTask)
         ctx = _StageContext(spec.task_config)

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from engine.runtime import logging_context
 from engine.runtime.channel import Channel
@@ -33,7 +34,26 @@ from engine.runtime.messages import (
 )
 from engine.runtime.worker_task import WorkerTask
 
+if TYPE_CHECKING:
+    from engine.plugins import PluginRegistry
+
 log = logging.getLogger(__name__)
+
+_registries: dict[tuple[str, ...], PluginRegistry] = {}
+_registry_lock = threading.Lock()
+
+
+def registry_for(plugin_path: str) -> PluginRegistry:
+    """The plugins of a ``plugin.path`` value, discovered once per process (as Kafka Connect
+    scans its plugin path once, at start-up)."""
+    from engine.plugins import PluginRegistry
+
+    path = tuple(p.strip() for p in plugin_path.split(",") if p.strip())
+    with _registry_lock:
+        registry = _registries.get(path)
+        if registry is None:
+            registry = _registries[path] = PluginRegistry.discover(list(path))
+        return registry
 
 
 def pin(cpu: int | None) -> list[int]:
@@ -67,13 +87,11 @@ def lean_memory_pool() -> str:
 
 
 def _make_task(spec: TaskSpec, channel: Channel) -> WorkerTask:
-    from engine.plugins import PluginRegistry
     from engine.runtime.sink_runner import WorkerSinkTask
     from engine.runtime.source_runner import WorkerSourceTask
     from engine.spi.connector import SinkConnector
 
-    path = [p.strip() for p in spec.worker_config.get("plugin.path", "").split(",") if p.strip()]
-    registry = PluginRegistry.discover(path)
+    registry = registry_for(spec.worker_config.get("plugin.path", ""))
     connector_cls = registry.resolve(spec.connector_config["connector.class"])
     runner = WorkerSinkTask if issubclass(connector_cls, SinkConnector) else WorkerSourceTask
     return runner(spec, channel, registry)
@@ -148,15 +166,12 @@ class WorkerProcess:
         t.start()
 
     def _preview(self, msg: Preview) -> None:
-        from engine.plugins import PluginRegistry
         from engine.runtime.preview import run_preview
 
         logging_context.set_context(msg.spec.connector)
         try:
-            path = [p.strip() for p in msg.spec.worker_config.get("plugin.path", "").split(",") if p.strip()]
-            rows = run_preview(
-                msg.spec, PluginRegistry.discover(path), msg.max_records, msg.timeout_s, msg.ring
-            )
+            registry = registry_for(msg.spec.worker_config.get("plugin.path", ""))
+            rows = run_preview(msg.spec, registry, msg.max_records, msg.timeout_s, msg.ring)
             self.channel.send(PreviewDone(msg.request_id, rows))
         except Exception as e:
             log.warning("Preview failed: %s", e)
@@ -174,8 +189,11 @@ class WorkerProcess:
             t.join(max(0.0, deadline - time.monotonic()))
 
 
-def main(conn: Connection, index: int, cpu: int | None, log_level: str) -> None:
-    """Entry point of a worker process (spawned by the control plane's supervisor)."""
+def main(conn: Connection, index: int, cpu: int | None, log_level: str, plugin_path: str = "") -> None:
+    """Entry point of a worker process (spawned by the control plane's supervisor).
+
+    Plugins are discovered in the background right after start-up, so the first task
+    does not wait for it."""
     cpus = pin(cpu)
     lean_memory_pool()
     # Signals sent to the control plane's process group (Ctrl-C, `timeout`, a service
@@ -187,6 +205,7 @@ def main(conn: Connection, index: int, cpu: int | None, log_level: str) -> None:
     logging_context.configure(log_level)
     worker = WorkerProcess(conn, index)
     worker.channel.send(WorkerReady(index, os.getpid(), cpus))
+    threading.Thread(target=registry_for, args=(plugin_path,), name="plugin-discovery", daemon=True).start()
     try:
         worker.serve()
     finally:
