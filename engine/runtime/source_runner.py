@@ -25,14 +25,14 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from engine.runtime.clients import prefixed, producer_config
 from engine.runtime.conversion import BatchConverter, class_path
 from engine.runtime.dead_letter import DeadLetterQueue, typed_original
-from engine.runtime.error_handler import ErrorHandler, ErrorPolicy
+from engine.runtime.error_handler import ErrorHandler, ErrorPolicy, backoff_ms
 from engine.runtime.messages import CommitOffsets
 from engine.runtime.metrics import Timer
 from engine.runtime.transform_chain import TransformChain
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import OffsetStorageReader, SourceTask, SourceTaskContext
-from engine.spi.errors import ConnectError, DataError
-from engine.spi.record import SourceOffset, SourcePartition
+from engine.spi.errors import ConnectError, DataError, RetriableError
+from engine.spi.record import SourceBatch, SourceOffset, SourcePartition
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,11 @@ class _OffsetReader(OffsetStorageReader):
 
     def offset(self, partition: SourcePartition) -> SourceOffset | None:
         return self._offsets.get(partition_key(partition))
+
+    def stored(self, offsets: list[tuple[SourcePartition, SourceOffset]]) -> None:
+        """Offsets just written: later reads see them (as Kafka Connect's reader reads the store)."""
+        for p, o in offsets:
+            self._offsets[partition_key(p)] = dict(o)
 
 
 class _Context(SourceTaskContext):
@@ -99,7 +104,9 @@ class WorkerSourceTask(WorkerTask):
         self.committable: dict[str, tuple[SourcePartition, SourceOffset]] = {}
         self.committed: dict[str, SourceOffset] = {}
         self.seq = 0
-        task.initialize(_Context(spec.task_config, _OffsetReader(spec.offsets)))
+        self._poll_failures = 0
+        self.reader = _OffsetReader(spec.offsets)
+        task.initialize(_Context(spec.task_config, self.reader))
         task.start(spec.task_config)
         self.report_target_state()
         last_flush = time.monotonic()
@@ -111,7 +118,7 @@ class WorkerSourceTask(WorkerTask):
                     continue
                 self.report_target_state()
                 with Timer(self.metrics, "poll_batch_seconds"):
-                    batch = task.poll()
+                    batch = self._poll(task)
                 if batch is not None:
                     rows = batch.records.num_rows
                     if rows:
@@ -199,7 +206,23 @@ class WorkerSourceTask(WorkerTask):
         self.metrics.observe("offset_commit_seconds", time.perf_counter() - started)
         for p, o in changed:
             self.committed[partition_key(p)] = o
+        self.reader.stored(changed)
         task.commit()
+
+    def _poll(self, task: SourceTask) -> SourceBatch | None:
+        """``task.poll()``; a ``RetriableError`` is logged and the poll retried, as Kafka
+        Connect does, after a back-off (exponential with jitter up to
+        ``errors.retry.delay.max.ms``) that resets once a poll succeeds."""
+        try:
+            batch = task.poll()
+        except RetriableError as e:
+            delay_ms = backoff_ms(self._poll_failures, self.errors.policy.retry_delay_max_ms)
+            self._poll_failures += 1
+            log.warning("Failed to poll records from the task (%s); retrying in %.0f ms", e, delay_ms)
+            self.stopping.wait(delay_ms / 1000)
+            return None
+        self._poll_failures = 0
+        return batch
 
     def _produce(self, producer: Producer, batch: pa.RecordBatch) -> None:
         n = batch.num_rows

@@ -1,0 +1,1 @@
+"""Datagen: synthetic records for demos and benchmarks, generated vectorized (Confluent's keys)."""

@@ -1,0 +1,1 @@
+"""DuckDB sink: append or upsert Arrow batches into a DuckDB database file."""

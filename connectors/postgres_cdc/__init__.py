@@ -1,0 +1,1 @@
+"""PostgreSQL change data capture: logical replication (pgoutput) into Debezium-shaped events."""
