@@ -429,7 +429,7 @@ class DistributedHerder(StandaloneHerder):
     async def put_connector(
         self, name: str, config: Mapping[str, str], *, replace: bool = True, target: str = STARTED
     ) -> bool:
-        config = {**config, "name": name}
+        config = self._with_stored_secrets(name, {**config, "name": name})
         await asyncio.to_thread(self.validate, config)
         exists = name in self.config_store.snapshot().connectors
         if exists and not replace:

@@ -137,6 +137,7 @@ class StandaloneHerder:
         # must not both stop, start or delete the same connector. Reads do not take it.
         self._lock = asyncio.Lock()
         self._crashes: dict[str, list[float]] = {}
+        self._secret_cache: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
         self.restarter = TaskRestarter(
             RestartPolicy.from_props(self.worker_props, self.default_restart_attempts),
             self._auto_restart,
@@ -156,7 +157,7 @@ class StandaloneHerder:
         self, name: str, config: Mapping[str, str], *, replace: bool = True, target: str = STARTED
     ) -> bool:
         """Create or update a connector; True if it was created."""
-        config = {**config, "name": name}
+        config = self._with_stored_secrets(name, {**config, "name": name})
         await asyncio.to_thread(self.validate, config)
         async with self._lock:
             existing = self.connectors.get(name)
@@ -356,20 +357,41 @@ class StandaloneHerder:
         entry = self._entry(name)
         return {
             "name": name,
-            "config": dict(entry.config),
+            "config": self._shown(entry.config),
             "tasks": [{"connector": name, "task": i} for i in range(len(entry.task_configs))],
             "type": entry.type,
         }
 
     def config(self, name: str) -> dict[str, str]:
-        return dict(self._entry(name).config)
+        return self._shown(self._entry(name).config)
 
     def task_infos(self, name: str) -> list[dict[str, Any]]:
         entry = self._entry(name)
         return [
-            {"id": {"connector": name, "task": i}, "config": dict(tc)}
+            {"id": {"connector": name, "task": i}, "config": self._shown(tc)}
             for i, tc in enumerate(entry.task_configs)
         ]
+
+    # -- secrets: never shown, kept when a config read from the API is sent back ------------
+    def _secrets(self, config: Mapping[str, str]) -> frozenset[str]:
+        key = tuple(sorted(config.items()))
+        found = self._secret_cache.get(key)
+        if found is None:
+            found = connector_config.secret_keys(self.registry, config)
+            if len(self._secret_cache) > 256:
+                self._secret_cache.clear()
+            self._secret_cache[key] = found
+        return found
+
+    def _shown(self, config: Mapping[str, str]) -> dict[str, str]:
+        """A config as the REST API shows it: PASSWORD values as ``[hidden]``."""
+        return connector_config.masked(config, self._secrets(config))
+
+    def _with_stored_secrets(self, name: str, config: Mapping[str, str]) -> dict[str, str]:
+        """``[hidden]`` in a new config of an existing connector means "the stored value"."""
+        entry = self.connectors.get(name)
+        stored = entry.config if entry is not None else None
+        return connector_config.unmasked(config, stored, self._secrets(config))
 
     def task_status(self, name: str, task: int) -> dict[str, Any]:
         entry = self.connectors.get(name)

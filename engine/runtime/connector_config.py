@@ -8,11 +8,13 @@ the keys of converters named in the connector config (prefixed).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from engine.plugins import PluginRegistry, PluginType
 from engine.spi.config import (
+    HIDDEN,
     ConfigDef,
     ConfigValue,
     Importance,
@@ -533,3 +535,55 @@ def check(registry: PluginRegistry, props: Mapping[str, Any], override_policy: s
             "`/connector-plugins/{connectorType}/config/validate`",
             first_key,
         )
+
+
+SECRET_SUFFIXES = ("password", "sasl.jaas.config", "secret")
+
+
+def secret_keys(registry: PluginRegistry, props: Mapping[str, Any]) -> frozenset[str]:
+    """Keys of ``props`` whose value must not be shown: PASSWORD-typed in the connector's,
+    a converter's or a transform's definition, or named like a secret (``…password``,
+    ``…sasl.jaas.config``, ``…secret``: client overrides the definitions do not type)."""
+    named = {k for k in props if k.lower().endswith(SECRET_SUFFIXES)}
+    try:
+        result = validate(registry, props)
+    except Exception:
+        return frozenset(named)
+    definitions = [e.get("definition") or {} for e in result["configs"]]
+    typed = {d["name"] for d in definitions if d.get("type") == "PASSWORD" and d.get("name") in props}
+    return frozenset(named | typed)
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/@\s]+(@)")
+_QUERY_PASSWORD = re.compile(r"([?&;]password=)[^&;\s]*", re.IGNORECASE)
+
+
+def masked_value(key: str, value: str, secrets: frozenset[str]) -> str:
+    """A value as shown: ``[hidden]`` for a secret key; a URL with its password hidden
+    (``postgresql://user:[hidden]@host/db``, ``…?password=[hidden]``)."""
+    if key in secrets:
+        return HIDDEN
+    if "password=" in value.lower() or "@" in value:
+        value = _QUERY_PASSWORD.sub(rf"\g<1>{HIDDEN}", _URL_PASSWORD.sub(rf"\g<1>{HIDDEN}\g<2>", value))
+    return value
+
+
+def masked(config: Mapping[str, str], secrets: frozenset[str]) -> dict[str, str]:
+    """``config`` as the REST API shows it: secrets and passwords inside URLs hidden."""
+    return {k: v if v is None else masked_value(k, v, secrets) for k, v in config.items()}
+
+
+def unmasked(
+    config: Mapping[str, str], stored: Mapping[str, str] | None, secrets: frozenset[str]
+) -> dict[str, str]:
+    """A config sent back as it was read (secrets hidden) with the stored secrets put back,
+    so GET then PUT of a connector's config keeps its passwords: a value equal to the
+    masked form of the stored one means the stored one."""
+    if not stored:
+        return dict(config)
+    out = dict(config)
+    for k, v in config.items():
+        old = stored.get(k)
+        if old is not None and v != old and v == masked_value(k, old, secrets):
+            out[k] = old
+    return out

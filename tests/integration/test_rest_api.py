@@ -33,6 +33,14 @@ SOURCE = "connectors.file.source.FileStreamSourceConnector"
 SINK = "connectors.file.sink.FileStreamSinkConnector"
 SOURCE_TASK = "connectors.file.source.FileStreamSourceTask"
 SINK_TASK = "connectors.file.sink.FileStreamSinkTask"
+# every built-in connector, as GET /connector-plugins lists them (sinks, then sources, by class)
+BUILTIN_SINKS = ["connectors.duckdb.sink.DuckDBSinkConnector", SINK, "connectors.jdbc.sink.JdbcSinkConnector"]
+BUILTIN_SOURCES = [
+    "connectors.datagen.source.DatagenConnector",
+    SOURCE,
+    "connectors.jdbc.source.JdbcSourceConnector",
+    "connectors.postgres_cdc.connector.PostgresConnector",
+]
 VALIDATE_HINT = (
     "\nYou can also find the above list of errors at the endpoint "
     "`/connector-plugins/{connectorType}/config/validate`"
@@ -269,7 +277,7 @@ BAD_CREATES: list[tuple[str, Any, str]] = [
         "unknown connector.class",
         {"name": "bad-12", "config": {"connector.class": "NoSuchConnector"}},
         "Failed to find any class that implements Connector and which name matches NoSuchConnector, "
-        f"available connectors are: {SINK}, {SOURCE}",
+        f"available connectors are: {', '.join(sorted(BUILTIN_SINKS + BUILTIN_SOURCES))}",
     ),
     (
         "body not an object",
@@ -747,9 +755,8 @@ def test_sink_offsets(
 
 # -- /connector-plugins ----------------------------------------------------------------------------
 def test_connector_plugins(rest: RestClient) -> None:
-    connectors = [
-        {"class": SINK, "type": "sink", "version": __version__},
-        {"class": SOURCE, "type": "source", "version": __version__},
+    connectors = [{"class": c, "type": "sink", "version": __version__} for c in BUILTIN_SINKS] + [
+        {"class": c, "type": "source", "version": __version__} for c in BUILTIN_SOURCES
     ]
     assert rest.ok("GET", "/connector-plugins") == connectors
     assert rest.ok("GET", "/connector-plugins?connectorsOnly=true") == connectors
@@ -757,7 +764,7 @@ def test_connector_plugins(rest: RestClient) -> None:
 
     for query in ("connectorsOnly=false", "connectorsOnly=FALSE", "connectorsOnly=yes"):  # Java booleans
         every: list[dict[str, str]] = rest.ok("GET", f"/connector-plugins?{query}")
-        assert every[:2] == connectors
+        assert every[: len(connectors)] == connectors
         kinds = [p["type"] for p in every]
         assert kinds == sorted(kinds, key=PLUGIN_TYPE_ORDER.index)  # sinks, sources, …, header converters
         for kind in set(kinds):
@@ -1060,3 +1067,37 @@ def test_log_has_no_unexpected_errors(worker: tuple[Standalone, RestClient]) -> 
     log = worker[0].log()
     assert "Exception in ASGI application" not in log
     assert not re.search(r"Uncaught exception in REST call", log)
+
+
+def test_passwords_are_hidden_and_kept(rest: RestClient, tmp_path: Path) -> None:
+    """PASSWORD-typed keys (and client secrets) read as [hidden] in every config the API
+    returns; a config sent back as read keeps the stored secrets."""
+    name = unique("secret")
+    secret = "s3cr3t-value-xyz"
+    config = {
+        "connector.class": "JdbcSink",
+        "connection.url": f"jdbc:sqlite:{tmp_path / 'db.sqlite'}",
+        "connection.password": secret,
+        "consumer.override.ssl.key.password": secret,
+        "topics": "t-secret",
+        "auto.create": "true",
+    }
+    created = rest.create(name, config)
+    assert created["config"]["connection.password"] == "[hidden]"
+    for path in (f"/connectors/{name}/config", f"/connectors/{name}"):
+        body = rest.get(path).body.decode()
+        assert secret not in body
+    shown = rest.ok("GET", f"/connectors/{name}/config")
+    assert shown["connection.password"] == "[hidden]"
+    assert shown["consumer.override.ssl.key.password"] == "[hidden]"
+    assert shown["connection.url"] == config["connection.url"]
+    wait_until(lambda: rest.ok("GET", f"/connectors/{name}/tasks") != [], 30, "task configs")
+    tasks_body = rest.get(f"/connectors/{name}/tasks").body.decode()
+    assert secret not in tasks_body and "[hidden]" in tasks_body
+    listing = rest.get("/connectors?expand=info").body.decode()
+    assert secret not in listing
+    # GET then PUT: the stored password stays (not the text "[hidden]")
+    assert rest.put(f"/connectors/{name}/config", {**shown, "auto.create": "false"}).status == 200
+    again = rest.ok("GET", f"/connectors/{name}/config")
+    assert again["auto.create"] == "false" and again["connection.password"] == "[hidden]"
+    assert rest.delete(f"/connectors/{name}").status == 204
