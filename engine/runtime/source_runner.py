@@ -243,14 +243,8 @@ class WorkerSourceTask(WorkerTask):
                 "Source record has no topic", [i for i, t in enumerate(topics.to_pylist()) if t is None]
             )
         self.note_topics({topic0} if topic_list is None else set(topic_list))
-        if (
-            topic_list is None
-            and keys is None
-            and parts is None
-            and headers is None
-            and ts.null_count in (0, n)
-        ):
-            _produce_values(producer, topic0, values, _stamps(ts))
+        if topic_list is None and parts is None and headers is None and ts.null_count in (0, n):
+            _produce_values(producer, topic0, values, _stamps(ts), keys)
             return
         stamps = None if ts.null_count == n else ts.cast(pa.int64()).to_pylist()
         produce = producer.produce
@@ -288,19 +282,25 @@ def _stamps(ts: pa.Array) -> list[int] | int | None:
 
 
 def _produce_values(
-    producer: Producer, topic: str, values: list[bytes], stamps: list[int] | int | None
+    producer: Producer,
+    topic: str,
+    values: list[bytes],
+    stamps: list[int] | int | None,
+    keys: list[bytes | None] | None = None,
 ) -> None:
-    """Enqueue values (no key, partition or headers) in order, without bytecode per record:
-    ``map`` calls ``produce`` with positional arguments (topic, value, key, partition,
-    on_delivery, callback, timestamp; keyword parsing costs ~0.35 µs per call) and a
-    zero-length deque drains it. When the queue is full, the record that did not fit is
-    retried after a ``poll`` and the rest follow from where the iterators stopped."""
+    """Enqueue values and keys (no partition or headers) in order, without bytecode per
+    record: ``map`` calls ``produce`` with positional arguments (topic, value, key,
+    partition, on_delivery, callback, timestamp; keyword parsing costs ~0.35 µs per call)
+    and a zero-length deque drains it. When the queue is full, the record that did not fit
+    is retried after a ``poll`` and the rest follow from where the iterators stopped."""
     produce = producer.produce
     rest = iter(values)
     args: tuple[Iterator[Any], ...] = (repeat(topic), rest)
+    if keys is not None or stamps is not None:
+        args += (iter(keys) if keys is not None else repeat(None),)
     if stamps is not None:
         each = repeat(stamps) if isinstance(stamps, int) else iter(stamps)
-        args += (repeat(None), repeat(-1), repeat(None), repeat(None), each)
+        args += (repeat(-1), repeat(None), repeat(None), each)
     while True:
         try:
             deque(map(produce, *args), 0)
@@ -308,13 +308,14 @@ def _produce_values(
         except BufferError:
             i = len(values) - length_hint(rest) - 1  # map took it from ``rest``; produce refused it
             stamp = stamps[i] if isinstance(stamps, list) else stamps
+            key = keys[i] if keys is not None else None
             while True:
                 producer.poll(0.05)
                 try:
                     if stamp is None:
-                        produce(topic, values[i])
+                        produce(topic, values[i], key)
                     else:
-                        produce(topic, values[i], None, -1, None, None, stamp)
+                        produce(topic, values[i], key, -1, None, None, stamp)
                     break
                 except BufferError:
                     continue

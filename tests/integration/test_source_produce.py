@@ -15,9 +15,10 @@ BASE_MS = 1_600_000_000_000
 
 
 @pytest.mark.kafka
+@pytest.mark.parametrize("keyed", [False, True], ids=["no-keys", "keys"])
 @pytest.mark.parametrize("stamps", ["none", "one", "each"])
 def test_records_arrive_in_order_with_their_timestamps_when_the_queue_fills(
-    kafka_bootstrap: str, new_topic: TopicFactory, stamps: str
+    kafka_bootstrap: str, new_topic: TopicFactory, stamps: str, keyed: bool
 ) -> None:
     topic = new_topic(partitions=1)
     failures: list[object] = []
@@ -32,12 +33,21 @@ def test_records_arrive_in_order_with_their_timestamps_when_the_queue_fills(
         }
     )
     values = [b"v%d" % i for i in range(N)]
+    keys: list[bytes | None] | None = (
+        [None if i % 7 == 0 else b"k%d" % i for i in range(N)] if keyed else None
+    )
     given: int | list[int] | None = {"none": None, "one": BASE_MS, "each": [BASE_MS + i for i in range(N)]}[
         stamps
     ]
     for start in range(0, N, 5_000):
         part = given[start : start + 5_000] if isinstance(given, list) else given
-        _produce_values(producer, topic, values[start : start + 5_000], part)
+        _produce_values(
+            producer,
+            topic,
+            values[start : start + 5_000],
+            part,
+            keys[start : start + 5_000] if keys else None,
+        )
     assert producer.flush(30) == 0
     assert failures == []
 
@@ -49,6 +59,7 @@ def test_records_arrive_in_order_with_their_timestamps_when_the_queue_fills(
         got += consumer.consume(5_000, 1.0)
     consumer.close()
     assert [m.value() for m in got] == values
+    assert [m.key() for m in got] == (keys if keys is not None else [None] * N)
     times = [m.timestamp()[1] for m in got]
     if stamps == "one":
         assert set(times) == {BASE_MS}
