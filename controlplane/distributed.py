@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from controlplane.distributed_herder import DistributedHerder, client_props
 from controlplane.rest.app import create_app
+from controlplane.rest.security import RestSecurity
 from controlplane.rest.server import RestServer
 from controlplane.standalone import Prepared, check_broker, prepare, serve
 from controlplane.stores.topics import ensure_topics, internal_topic_specs
@@ -44,11 +45,13 @@ async def run(prepared: Prepared, log_level: str = "INFO") -> int:
     bootstrap = ",".join(worker.get("bootstrap.servers"))
     props = {k: str(v) for k, v in prepared.worker_props.items()}
     props["bootstrap.servers"] = bootstrap
-    cluster_id = await asyncio.to_thread(check_broker, bootstrap)
+    security = RestSecurity.from_props(props)
+    security.check_exposure()
+    cluster_id = await asyncio.to_thread(check_broker, bootstrap, 10.0, props)
     await asyncio.to_thread(ensure_topics, client_props(props), internal_topic_specs(props))
     herder = DistributedHerder(props, prepared.registry, worker.get("worker.processes"), log_level)
     herder.kafka_cluster_id = cluster_id
-    rest = RestServer(create_app(herder), worker.get("listeners")[0])
+    rest = RestServer(create_app(herder, security=security), worker.get("listeners"))
     herder.bind(advertised_url(props, await rest.start()))
     log.info("Worker %s joining group %s", herder.worker_id, props["group.id"])
 

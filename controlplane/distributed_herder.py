@@ -34,7 +34,7 @@ from controlplane.stores.config_store import ConfigEvent, ConfigSnapshot, KafkaC
 from controlplane.stores.offset_store import KafkaOffsetStore
 from controlplane.stores.status_store import KafkaStatusStore
 from engine.plugins import PluginRegistry, PluginType
-from engine.runtime.clients import translate
+from engine.runtime.clients import kafka_config
 from engine.runtime.messages import SetTargetState, StopTask, task_name
 from engine.spi.connector import SinkConnector
 from engine.spi.errors import AlreadyExistsError, BadRequestError, ConflictError, NotFoundError
@@ -53,12 +53,7 @@ HOLDING = ("RUNNING", "PAUSED", "RESTARTING")
 
 def client_props(worker_props: Mapping[str, str]) -> dict[str, str]:
     """librdkafka settings of the worker's own clients (bootstrap servers and security)."""
-    keys = {
-        k: v
-        for k, v in worker_props.items()
-        if k in ("bootstrap.servers", "client.dns.lookup") or k.startswith(("security.", "ssl.", "sasl."))
-    }
-    return translate(keys)
+    return kafka_config(worker_props)
 
 
 class DistributedHerder(StandaloneHerder):

@@ -20,7 +20,8 @@ from controlplane.offset_store import OffsetStore
 from controlplane.supervisor import Supervisor
 from controlplane.task_restarter import RestartPolicy, TaskRestarter
 from engine.plugins import PluginRegistry, PluginType
-from engine.runtime import connector_config
+from engine.runtime import connector_config, secret_scrubber
+from engine.runtime.config_transform import ConfigTransformer, Resolved, transformer_for
 from engine.runtime.messages import (
     CommitOffsets,
     OffsetsWritten,
@@ -138,6 +139,9 @@ class StandaloneHerder:
         self._lock = asyncio.Lock()
         self._crashes: dict[str, list[float]] = {}
         self._secret_cache: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
+        # Config providers: placeholders resolved for the Connector instance only (config-providers.md)
+        self.config_transformer: ConfigTransformer = transformer_for(self.worker_props, registry)
+        self._resolved: dict[str, Resolved] = {}
         self.restarter = TaskRestarter(
             RestartPolicy.from_props(self.worker_props, self.default_restart_attempts),
             self._auto_restart,
@@ -151,7 +155,10 @@ class StandaloneHerder:
     # -- connectors --------------------------------------------------------------------------
     def validate(self, config: Mapping[str, str]) -> None:
         policy = self.worker_props.get("connector.client.config.override.policy", "All")
-        connector_config.check(self.registry, config, policy)
+        try:
+            connector_config.check(self.registry, self._resolve(config).config, policy)
+        except ConfigError as e:
+            raise ConfigError(secret_scrubber.scrub(str(e)), e.key) from None
 
     async def put_connector(
         self, name: str, config: Mapping[str, str], *, replace: bool = True, target: str = STARTED
@@ -188,7 +195,8 @@ class StandaloneHerder:
         instance.initialize(_Context(self, entry.name, asyncio.get_running_loop()))
         entry.instance = instance
         try:
-            await asyncio.to_thread(instance.start, entry.config)
+            self._resolved[entry.name] = await asyncio.to_thread(self._resolve, entry.config)
+            await asyncio.to_thread(instance.start, self._resolved[entry.name].config)
         except Exception as e:
             self.connector_failed(entry.name, e)
             return False
@@ -217,9 +225,16 @@ class StandaloneHerder:
                 f"{max_tasks}, the maximum number of tasks it is configured to create. "
             )
         task_cls = entry.instance.task_class()
+        resolved = self._resolved.get(entry.name)
         out = []
         for generated in configs:
-            tc = {**generated, "task.class": f"{task_cls.__module__}.{task_cls.__qualname__}"}
+            # no resolved secret goes back into a stored task config: placeholders put back
+            back = (
+                generated
+                if resolved is None
+                else ConfigTransformer.reverse(entry.config, resolved, generated)
+            )
+            tc = {**back, "task.class": f"{task_cls.__module__}.{task_cls.__qualname__}"}
             if entry.is_sink:
                 for key in ("topics", "topics.regex"):
                     if key in entry.config:
@@ -273,6 +288,7 @@ class StandaloneHerder:
             entry = self._entry(name)
             await self._stop_connector(entry)
             del self.connectors[name]
+            self._resolved.pop(name, None)
 
     async def set_target(self, name: str, target: str) -> None:
         async with self._lock:
@@ -310,7 +326,9 @@ class StandaloneHerder:
         if entry is None:
             return
         log.error("Connector %s failed: %s", name, error)
-        self._connector_state(entry, "FAILED", "".join(traceback.format_exception(error)))
+        self._connector_state(
+            entry, "FAILED", secret_scrubber.scrub("".join(traceback.format_exception(error)))
+        )
 
     def _connector_state(self, entry: ConnectorEntry, state: str, trace: str | None = None) -> None:
         """Every change of a connector's state goes through here (the distributed herder also
@@ -382,6 +400,13 @@ class StandaloneHerder:
                 self._secret_cache.clear()
             self._secret_cache[key] = found
         return found
+
+    def _resolve(self, config: Mapping[str, str]) -> Resolved:
+        """``config`` with its config provider placeholders resolved, for validation and the
+        Connector instance only; resolved and PASSWORD values are registered as secrets."""
+        resolved = self.config_transformer.transform(config)
+        secret_scrubber.register_config(resolved.config, self._secrets(config))
+        return resolved
 
     def _shown(self, config: Mapping[str, str]) -> dict[str, str]:
         """A config as the REST API shows it: PASSWORD values as ``[hidden]``."""
@@ -491,7 +516,10 @@ class StandaloneHerder:
             entry.topics.clear()
 
     def _admin_props(self) -> dict[str, str]:
-        return {k[len("admin.") :]: v for k, v in self.worker_props.items() if k.startswith("admin.")}
+        """librdkafka settings of the worker's admin client: security keys and ``admin.*``."""
+        from engine.runtime.clients import kafka_config
+
+        return kafka_config(self.worker_props, "admin")
 
     async def offsets(self, name: str) -> list[dict[str, Any]]:
         entry = self._entry(name)
@@ -532,7 +560,8 @@ class StandaloneHerder:
 
             parsed = sink_offsets.parse(entries)
             answer = connector.alter_offsets(
-                entry.config, {(t, p): None if o is None else {"kafka_offset": o} for t, p, o in parsed}
+                self._resolve(entry.config).config,
+                {(t, p): None if o is None else {"kafka_offset": o} for t, p, o in parsed},
             )
             await asyncio.to_thread(
                 sink_offsets.alter,
@@ -550,7 +579,9 @@ class StandaloneHerder:
             if offset is not None and not isinstance(offset, dict):
                 raise BadRequestError(f"Source offsets must be JSON objects or null, not {offset!r}")
             pairs.append((partition, offset))
-        answer = connector.alter_offsets(entry.config, {json_key(p): o for p, o in pairs})
+        answer = connector.alter_offsets(
+            self._resolve(entry.config).config, {json_key(p): o for p, o in pairs}
+        )
         self.offset_store.put(name, pairs)
         await asyncio.to_thread(self.offset_store.save)
         return answer
@@ -565,7 +596,7 @@ class StandaloneHerder:
         if entry.is_sink:
             from controlplane import sink_offsets
 
-            answer = connector.alter_offsets(entry.config, {})
+            answer = connector.alter_offsets(self._resolve(entry.config).config, {})
             await asyncio.to_thread(
                 sink_offsets.reset,
                 self.worker_props["bootstrap.servers"],
@@ -574,7 +605,9 @@ class StandaloneHerder:
             )
             return answer
         current = self.offset_store.offsets(name)
-        answer = connector.alter_offsets(entry.config, {json_key(p): None for p, _ in current})
+        answer = connector.alter_offsets(
+            self._resolve(entry.config).config, {json_key(p): None for p, _ in current}
+        )
         self.offset_store.put(name, [(p, None) for p, _ in current])
         await asyncio.to_thread(self.offset_store.save)
         return answer
@@ -584,10 +617,11 @@ class StandaloneHerder:
         if isinstance(msg, TaskStatus):
             entry = self.connectors.get(msg.connector)
             if entry is not None and msg.task in entry.tasks:
-                self._task_state(entry, msg.task, msg.state, msg.trace)
+                trace = secret_scrubber.scrub_optional(msg.trace)
+                self._task_state(entry, msg.task, msg.state, trace)
                 if msg.state == "FAILED":
-                    log.error("Task %s-%d failed:\n%s", msg.connector, msg.task, msg.trace)
-                    self.restarter.failed(entry.name, msg.task, msg.trace)
+                    log.error("Task %s-%d failed:\n%s", msg.connector, msg.task, trace)
+                    self.restarter.failed(entry.name, msg.task, trace)
         elif isinstance(msg, TaskStopped):
             entry = self.connectors.get(msg.connector)
             if entry is not None and msg.task in entry.stopped:

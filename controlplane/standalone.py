@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,9 +14,12 @@ from controlplane.herder import STARTED, StandaloneHerder, check_names, worker_i
 from controlplane.offset_store import FileOffsetStore
 from controlplane.properties import read_config_file
 from controlplane.rest.app import create_app
+from controlplane.rest.security import RestSecurity
 from controlplane.rest.server import RestServer
 from engine.plugins import PluginRegistry
-from engine.runtime import connector_config
+from engine.runtime import connector_config, secret_scrubber
+from engine.runtime.clients import check_client_settings
+from engine.runtime.connector_config import SECRET_SUFFIXES
 from engine.runtime.worker_config import WorkerConfig
 from engine.spi.config import ConfigDef
 from engine.spi.errors import ConfigError, ConnectError
@@ -50,6 +54,15 @@ def prepare(
 
         prespawn(int(worker.get("worker.processes")), log_level, str(props.get("plugin.path", "")))
     registry = PluginRegistry.discover([str(p) for p in path])
+    if props.get("config.providers"):
+        # Kafka Connect resolves ${provider:path:key} in the worker config at start, too
+        # (config-providers.md); the values are registered with the log scrubber.
+        from engine.runtime.config_transform import ConfigTransformer
+
+        props = ConfigTransformer.from_worker_props(props, registry).transform(props).config
+        worker = WorkerConfig(props, definition)
+    secret_scrubber.register(str(v) for k, v in props.items() if k.lower().endswith(SECRET_SUFFIXES))
+    check_client_settings(props)  # a Kafka security key that cannot be translated stops the start
     connectors = [read_config_file(f) for f in connector_files]
     check_names(connectors)
     for c in connectors:
@@ -58,20 +71,45 @@ def prepare(
     return Prepared(props, worker, registry, connectors)
 
 
-def check_broker(bootstrap: str, timeout: float = 10.0) -> str:
-    """Fail clearly if the Kafka cluster cannot be reached; return its cluster id."""
-    from confluent_kafka import KafkaException
+def check_broker(bootstrap: str, timeout: float = 10.0, worker_props: Mapping[str, Any] | None = None) -> str:
+    """Fail clearly if the Kafka cluster cannot be reached or refuses the worker's credentials
+    (its security settings from ``worker_props``); return its cluster id."""
+    from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": str(int(timeout * 1000))}
-    )
-    try:
-        meta = admin.list_topics(timeout=timeout)
-    except KafkaException as e:
+    from engine.runtime.clients import kafka_config
+
+    refused: list[KafkaError] = []
+
+    def on_error(err: KafkaError) -> None:
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+            refused.append(err)
+
+    conf: dict[str, Any] = {
+        **kafka_config({**(worker_props or {}), "bootstrap.servers": bootstrap}),
+        "socket.connection.setup.timeout.ms": str(int(timeout * 1000)),
+        "error_cb": on_error,
+        "logger": logging.getLogger("librdkafka"),
+    }
+    admin = AdminClient(conf)
+    deadline = time.monotonic() + timeout
+    meta = None
+    while meta is None and not refused:
+        try:
+            meta = admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+        except KafkaException as e:
+            admin.poll(0.1)  # serves error_cb: a refused login
+            if time.monotonic() >= deadline:
+                raise ConnectError(
+                    f"Could not reach Kafka at bootstrap.servers={bootstrap} within {timeout:.0f}s: "
+                    f"{e.args[0]}"
+                ) from e
+    if refused:
+        what = "authentication" if refused[0].code() == KafkaError._AUTHENTICATION else "TLS"
         raise ConnectError(
-            f"Could not reach Kafka at bootstrap.servers={bootstrap} within {timeout:.0f}s: {e.args[0]}"
-        ) from e
+            f"Kafka at bootstrap.servers={bootstrap} refused the worker ({what} failed): {refused[0].str()}"
+        )
+    assert meta is not None
     return str(meta.cluster_id)
 
 
@@ -84,12 +122,14 @@ async def run(
     worker = prepared.worker
     bootstrap = ",".join(worker.get("bootstrap.servers"))
     props = {**prepared.worker_props, "bootstrap.servers": bootstrap}
-    cluster_id = await asyncio.to_thread(check_broker, bootstrap)
+    security = RestSecurity.from_props(props)
+    security.check_exposure()
+    cluster_id = await asyncio.to_thread(check_broker, bootstrap, 10.0, props)
     offsets = FileOffsetStore(worker.get("offset.storage.file.filename"))
     offsets.load()
     herder = StandaloneHerder(props, prepared.registry, offsets, worker.get("worker.processes"), log_level)
     herder.kafka_cluster_id = cluster_id
-    rest = RestServer(create_app(herder), worker.get("listeners")[0])
+    rest = RestServer(create_app(herder, security=security), worker.get("listeners"))
     url = await rest.start()
     herder.worker_id = worker_id(
         {
@@ -161,7 +201,7 @@ async def preview_once(
     worker = prepared.worker
     bootstrap = ",".join(worker.get("bootstrap.servers"))
     props = {**prepared.worker_props, "bootstrap.servers": bootstrap}
-    await asyncio.to_thread(check_broker, bootstrap)
+    await asyncio.to_thread(check_broker, bootstrap, 10.0, props)
     offsets = FileOffsetStore(worker.get("offset.storage.file.filename"))
     offsets.load()
     herder = StandaloneHerder(props, prepared.registry, offsets, 1, log_level)

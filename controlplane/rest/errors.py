@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from engine.runtime import secret_scrubber
 from engine.spi.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -47,7 +48,8 @@ def status_of(err: BaseException) -> int:
 
 
 def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error_code": status, "message": message}, status_code=status)
+    """The error body; known secret values (resolved config-provider values) read ``[hidden]``."""
+    return JSONResponse({"error_code": status, "message": secret_scrubber.scrub(message)}, status_code=status)
 
 
 async def on_error(request: Request, exc: Exception) -> Response:

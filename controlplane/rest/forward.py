@@ -6,6 +6,12 @@ with ``forward=false`` that is still on the wrong worker is refused with 409. Th
 path, query and body go unchanged; of the headers only ``Authorization`` and
 ``Content-Type`` are copied. The answer comes back as the other worker gave it. A worker
 that refuses the connection has just left: that is a 409 to retry, as during a rebalance.
+
+With security on (docs/security-rest.md): a worker with ``rest.forward.auth.token`` sends that
+cluster-wide token as its bearer credentials instead of the caller's (the caller has already
+been authenticated and authorised here); without it the caller's ``Authorization`` goes on as
+Kafka Connect does. To an https worker it connects with the listeners' TLS settings: the
+truststore to check the other worker's certificate, the keystore as its client certificate.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from controlplane.rest.errors import RestError
+from controlplane.rest.security import RestSecurity
 
 CONFLICT = "Cannot complete request because of a conflicting operation (e.g. worker rebalance)"
 TIMEOUT_S = 90.0  # Kafka's REST request timeout
@@ -39,14 +46,23 @@ async def forwarded(
     query.append(("forward", "false" if hop is not None else "true"))
     body = await request.body()
     headers = {k: v for k, v in request.headers.items() if k in COPIED_HEADERS}
+    security: RestSecurity = request.app.state.rest_security
+    if security.forward_token:
+        headers["authorization"] = f"Bearer {security.forward_token}"
     path = request.url.path + "?" + urlencode(query)
-    return await asyncio.to_thread(_send, target, request.method, path, body, headers)
+    return await asyncio.to_thread(_send, security, target, request.method, path, body, headers)
 
 
-def _send(base_url: str, method: str, path: str, body: bytes, headers: dict[str, str]) -> Response:
+def _send(
+    security: RestSecurity, base_url: str, method: str, path: str, body: bytes, headers: dict[str, str]
+) -> Response:
     parts = urlsplit(base_url)
-    conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=TIMEOUT_S)
+    host = parts.hostname or "127.0.0.1"
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=TIMEOUT_S, context=security.client_ssl())
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=TIMEOUT_S)
     try:
         conn.request(method, path, body=body or None, headers=headers)
         resp = conn.getresponse()

@@ -1,35 +1,20 @@
-"""Serve the REST app with uvicorn inside the control plane's event loop."""
+"""Serve the REST app with uvicorn inside the control plane's event loop: one uvicorn server
+per listener (``listeners=http://…,https://…``), https ones with the worker's TLS context."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
-from urllib.parse import urlsplit
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
 
-from engine.spi.errors import ConfigError
+from controlplane.rest.auth import TlsH11Protocol
+from controlplane.rest.security import Listener, RestSecurity, parse_listeners
 
 log = logging.getLogger(__name__)
-
-
-def parse_listener(listener: str) -> tuple[str, int]:
-    """``http://host:port`` → (host, port); an empty host means every interface."""
-    parts = urlsplit(listener.strip())
-    if parts.scheme not in {"http", "https"}:
-        raise ConfigError(
-            f"Invalid value {listener} for configuration listeners: expected http://host:port", "listeners"
-        )
-    if parts.scheme == "https":
-        raise ConfigError("https listeners are not supported yet; use http://", "listeners")
-    try:
-        port = parts.port if parts.port is not None else 8083
-    except ValueError as e:
-        raise ConfigError(f"Invalid value {listener} for configuration listeners: {e}", "listeners") from e
-    return parts.hostname or "0.0.0.0", port
 
 
 class _Server(uvicorn.Server):
@@ -41,29 +26,53 @@ class _Server(uvicorn.Server):
 
 
 class RestServer:
-    def __init__(self, app: Starlette, listener: str) -> None:
-        host, port = parse_listener(listener)
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
-        )
-        self.server = _Server(config)
-        self._task: asyncio.Task[None] | None = None
+    def __init__(self, app: Starlette, listeners: str | Sequence[str]) -> None:
+        security: RestSecurity = app.state.rest_security
+        self.listeners: list[Listener] = parse_listeners(listeners)
+        self.servers: list[_Server] = []
+        for li in self.listeners:
+            config = uvicorn.Config(
+                app,
+                host=li.bind_host,
+                port=li.port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+                http=TlsH11Protocol if li.scheme == "https" else "auto",
+            )
+            if li.scheme == "https":
+                config.load()
+                config.ssl = security.server_ssl
+            self.servers.append(_Server(config))
+        self.advertised_scheme = security.advertised_scheme
+        self._tasks: list[asyncio.Task[None]] = []
+        self.urls: list[str] = []
         self.url = ""
 
     async def start(self) -> str:
-        self._task = asyncio.get_running_loop().create_task(self.server.serve())
-        while not self.server.started:
-            if self._task.done():
-                self._task.result()
-                raise OSError("REST server failed to start")
-            await asyncio.sleep(0.02)
-        sock = self.server.servers[0].sockets[0]
-        host, port = sock.getsockname()[:2]
-        self.url = f"http://{host}:{port}/"
-        log.info("REST server listening at %s", self.url)
+        """Start every listener; the URL of the advertised one (rest.advertised.listener's
+        scheme, else the first listener)."""
+        loop = asyncio.get_running_loop()
+        for li, server in zip(self.listeners, self.servers, strict=True):
+            task = loop.create_task(server.serve())
+            self._tasks.append(task)
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise OSError(f"REST server failed to start on {li.scheme}://{li.bind_host}:{li.port}")
+                await asyncio.sleep(0.02)
+            host, port = server.servers[0].sockets[0].getsockname()[:2]
+            url = f"{li.scheme}://{host}:{port}/"
+            self.urls.append(url)
+            log.info("REST server listening at %s", url)
+        chosen = [
+            u for u, li in zip(self.urls, self.listeners, strict=True) if li.scheme == self.advertised_scheme
+        ]
+        self.url = (chosen or self.urls)[0]
         return self.url
 
     async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            await self._task
+        for server in self.servers:
+            server.should_exit = True
+        for task in self._tasks:
+            await task

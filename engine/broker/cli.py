@@ -23,6 +23,8 @@ from pathlib import Path
 from types import FrameType
 
 from engine.broker.launcher import (
+    PLAINTEXT,
+    SECURITY_MODES,
     BrokerState,
     KafkaBroker,
     bootstrap_from_env,
@@ -84,6 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--timeout", type=float, default=90.0, help="seconds to wait until ready (default: %(default)s)"
     )
+    start.add_argument(
+        "--security",
+        choices=SECURITY_MODES,
+        default=PLAINTEXT,
+        help="client listener: plaintext (default) or sasl_ssl (TLS with a CA made for it, SASL "
+        "PLAIN and SCRAM-SHA-256/512 users; its client.properties is printed on stderr)",
+    )
+    start.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME=PASSWORD",
+        help="a SASL user of a sasl_ssl broker (repeatable; default: arrowsmith with a random password)",
+    )
     stop = sub.add_parser("stop", parents=[common], help="stop the recorded broker")
     stop.add_argument(
         "--timeout", type=float, default=20.0, help="seconds before SIGKILL (default: %(default)s)"
@@ -106,12 +122,20 @@ def _start(where: Path, args: argparse.Namespace) -> int:
             print(f"already running: {_describe(running)}", file=sys.stderr)
             print(running.bootstrap_servers)
             return EXIT_OK
+        users: dict[str, str] = {}
+        for spec in args.user:
+            name, sep, password = spec.partition("=")
+            if not sep or not name or not password:
+                raise ConnectError(f"--user takes NAME=PASSWORD, not {spec.split('=')[0]!r}=…")
+            users[name] = password
         broker = KafkaBroker(
             args.kafka_version,
             heap_max_mb=args.heap_mb,
             heap_min_mb=min(256, args.heap_mb),
             start_timeout_s=args.timeout,
             outlive_parent=not args.foreground,
+            security=args.security,
+            users=users or None,
         )
         broker.start()
         state = broker.state() if args.foreground else broker.detach()
@@ -176,9 +200,10 @@ def _running(where: Path) -> BrokerState | None:
 
 
 def _describe(state: BrokerState) -> str:
+    secured = f", SASL_SSL: client settings in {state.client_properties}" if state.client_properties else ""
     return (
         f"Kafka {state.kafka_version} at {state.bootstrap_servers} (pid {state.pid}, "
-        f"directory {state.work_dir}, log {state.log_file})"
+        f"directory {state.work_dir}, log {state.log_file}{secured})"
     )
 
 

@@ -6,6 +6,12 @@ the storage as a single-node dynamic quorum (``kafka.tools.StorageTool format
 --standalone``), starts ``java … kafka.Kafka server.properties`` and waits until an
 AdminClient gets metadata from it. It listens on loopback addresses only, on free ports.
 
+With ``security="sasl_ssl"`` the client listener is SASL_SSL instead of PLAINTEXT: TLS with
+a certificate made for the run (a fresh CA, :mod:`trustme`), SASL with the PLAIN,
+SCRAM-SHA-256 and SCRAM-SHA-512 mechanisms and the users given (SCRAM credentials written
+at format time, ``--add-scram``). The controller listener stays PLAINTEXT on loopback.
+:meth:`KafkaBroker.client_properties` gives the Java-client keys of a user for that listener.
+
 When ``KAFKA_BOOTSTRAP_SERVERS`` is set (:func:`bootstrap_from_env`), the test fixtures and
 ``arrowsmith broker start`` use that cluster instead of starting one.
 """
@@ -16,6 +22,7 @@ import base64
 import json
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -82,6 +89,88 @@ def new_cluster_id() -> str:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
         if not cid.startswith("-"):
             return cid
+
+
+PLAINTEXT = "plaintext"
+SASL_SSL = "sasl_ssl"
+SECURITY_MODES = (PLAINTEXT, SASL_SSL)
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+BROKER_USER = "broker"  # the inter-broker user of a sasl_ssl broker
+CA_FILE = "ca.pem"
+CLIENT_PROPERTIES = "client.properties"
+_UNSAFE = '",=[]\\\n;'  # would break the JAAS text or StorageTool's --add-scram syntax
+
+
+@dataclass(frozen=True, slots=True)
+class SaslSslSetup:
+    """What a SASL_SSL broker is made with: its users and the PEM of its CA and certificate."""
+
+    users: Mapping[str, str]  # name -> password, every one for PLAIN and both SCRAM mechanisms
+    ca_pem: str
+    cert_chain_pem: str
+    key_pem: str  # PKCS#8, not encrypted
+
+    @classmethod
+    def generate(cls, users: Mapping[str, str]) -> SaslSslSetup:
+        """A fresh CA and a certificate for 127.0.0.1 and localhost; ``users`` plus the broker's own."""
+        try:
+            import trustme
+            from cryptography.hazmat.primitives import serialization
+        except ImportError as exc:
+            raise ConnectError(
+                f"a SASL_SSL broker needs the trustme package for its certificates ({exc}): "
+                "pip install trustme"
+            ) from exc
+        ca = trustme.CA()
+        cert = ca.issue_cert(LOOPBACK, "localhost")
+        key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), password=None)
+        pkcs8 = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        chain = "".join(b.bytes().decode("ascii") for b in cert.cert_chain_pems)
+        all_users = {BROKER_USER: secrets.token_urlsafe(18), **users}
+        for name, password in all_users.items():
+            if not name or any(c in _UNSAFE for c in name + password):
+                raise ConnectError(
+                    f"SASL user {name!r}: a name or password cannot be empty or hold any of {_UNSAFE!r}"
+                )
+        return cls(all_users, ca.cert_pem.bytes().decode("ascii"), chain, pkcs8.decode("ascii"))
+
+
+def _jaas(module: str, user: str, password: str, extra: Mapping[str, str] | None = None) -> str:
+    more = "".join(f' {k}="{v}"' for k, v in (extra or {}).items())
+    return f'{module} required username="{user}" password="{password}"{more};'
+
+
+PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
+SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+
+
+def sasl_ssl_properties(setup: SaslSslSetup, broker_port: int, controller_port: int) -> dict[str, str]:
+    """The keys that turn :func:`server_properties` into a SASL_SSL broker (client listener)."""
+    listeners = f"SASL_SSL://{LOOPBACK}:{broker_port},CONTROLLER://{LOOPBACK}:{controller_port}"
+    own = setup.users[BROKER_USER]
+    plain_users = {f"user_{u}": p for u, p in setup.users.items()}
+    props = {
+        "listeners": listeners,
+        "advertised.listeners": listeners,
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "SASL_SSL",
+        "sasl.enabled.mechanisms": "PLAIN," + ",".join(SCRAM_MECHANISMS),
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.plain.sasl.jaas.config": _jaas(PLAIN_MODULE, BROKER_USER, own, plain_users),
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.certificate.chain": setup.cert_chain_pem,
+        "ssl.keystore.key": setup.key_pem,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.certificates": setup.ca_pem,
+        "ssl.client.auth": "none",
+    }
+    for mech in SCRAM_MECHANISMS:
+        props[f"listener.name.sasl_ssl.{mech.lower()}.sasl.jaas.config"] = _jaas(
+            SCRAM_MODULE, BROKER_USER, own
+        )
+    return props
 
 
 def server_properties(broker_port: int, controller_port: int, log_dir: Path) -> dict[str, str]:
@@ -180,6 +269,8 @@ class BrokerState:
     work_dir: str
     log_file: str
     kafka_version: str
+    security: str = PLAINTEXT
+    client_properties: str = ""  # a sasl_ssl broker: the Java-client keys of its first user
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,6 +286,8 @@ class BrokerState:
                 work_dir=str(data["work_dir"]),
                 log_file=str(data["log_file"]),
                 kafka_version=str(data["kafka_version"]),
+                security=str(data.get("security", PLAINTEXT)),
+                client_properties=str(data.get("client_properties", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConnectError(f"not a broker state record: {exc}") from exc
@@ -254,7 +347,21 @@ class KafkaBroker:
         start_timeout_s: float = 90.0,
         properties: Mapping[str, str] | None = None,
         outlive_parent: bool = False,
+        security: str = PLAINTEXT,
+        users: Mapping[str, str] | None = None,
     ) -> None:
+        """``security``: ``"plaintext"`` (the default) or ``"sasl_ssl"``; ``users`` (name to
+        password) are the SASL users of a sasl_ssl broker (default: ``arrowsmith`` with a
+        random password)."""
+        if security not in SECURITY_MODES:
+            raise ConnectError(
+                f"KafkaBroker security must be one of {', '.join(SECURITY_MODES)}, not {security!r}"
+            )
+        if users and security != SASL_SSL:
+            raise ConnectError("KafkaBroker users need security='sasl_ssl'")
+        self.security = security
+        self._users = dict(users or {"arrowsmith": secrets.token_urlsafe(18)})
+        self._sasl: SaslSslSetup | None = None
         self.version = version
         self._cache = cache
         self._work_root = work_root
@@ -301,6 +408,55 @@ class KafkaBroker:
     def running(self) -> bool:
         return self._jvm is not None and not _exited(self._jvm, self._popen)
 
+    @property
+    def users(self) -> dict[str, str]:
+        """The SASL users (name to password) of a sasl_ssl broker, without the broker's own."""
+        return dict(self._users) if self.security == SASL_SSL else {}
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The PEM file of the CA that signed a sasl_ssl broker's certificate (None before start)."""
+        if self.security != SASL_SSL or self._work_dir is None:
+            return None
+        return self._work_dir / CA_FILE
+
+    def client_properties(self, user: str | None = None, mechanism: str = "SCRAM-SHA-512") -> dict[str, str]:
+        """Java-client keys (as in worker.properties) to reach this broker as ``user``
+        (default: the first one) with ``mechanism``; ``{}`` for a plaintext broker."""
+        if self.security != SASL_SSL:
+            return {}
+        name = user or next(iter(self._users))
+        module = PLAIN_MODULE if mechanism == "PLAIN" else SCRAM_MODULE
+        return {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": mechanism,
+            "sasl.jaas.config": _jaas(module, name, self._password(name)),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(self.ca_file),
+        }
+
+    def client_config(self, user: str | None = None, mechanism: str = "SCRAM-SHA-512") -> dict[str, Any]:
+        """librdkafka settings (bootstrap servers included) to reach this broker as ``user``."""
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        if self.security == SASL_SSL:
+            name = user or next(iter(self._users))
+            conf.update(
+                {
+                    "security.protocol": "SASL_SSL",
+                    "sasl.mechanisms": mechanism,
+                    "sasl.username": name,
+                    "sasl.password": self._password(name),
+                    "ssl.ca.location": str(self.ca_file),
+                }
+            )
+        return conf
+
+    def _password(self, user: str) -> str:
+        known = self._sasl.users if self._sasl is not None else self._users
+        if user not in known:
+            raise ConnectError(f"this Kafka broker has no SASL user {user!r}")
+        return known[user]
+
     def log_tail(self, n: int = LOG_TAIL_LINES) -> str:
         """The last ``n`` lines of the broker's log ('' before it starts)."""
         return tail(self.log_file, n) if self.log_file is not None else ""
@@ -312,6 +468,8 @@ class KafkaBroker:
         require_tools(("java",))
         cp = classpath(fetch_kafka_broker(self.version, cache=self._cache))
         started = time.monotonic()
+        if self.security == SASL_SSL and self._sasl is None:
+            self._sasl = SaslSslSetup.generate(self._users)
         for attempt in range(1, _BIND_ATTEMPTS + 1):
             try:
                 self._launch(cp)
@@ -352,6 +510,8 @@ class KafkaBroker:
             work_dir=str(self._work_dir),
             log_file=str(self.log_file),
             kafka_version=self.version,
+            security=self.security,
+            client_properties=str(self._work_dir / CLIENT_PROPERTIES) if self.security == SASL_SSL else "",
         )
 
     def detach(self) -> BrokerState:
@@ -381,8 +541,16 @@ class KafkaBroker:
         while self._ports[1] == self._ports[0]:
             self._ports = (self._ports[0], free_port())
         props = server_properties(self._ports[0], self._ports[1], work / "data")
+        if self._sasl is not None:
+            props.update(sasl_ssl_properties(self._sasl, *self._ports))
+            (work / CA_FILE).write_text(self._sasl.ca_pem)
+            client = work / CLIENT_PROPERTIES
+            client.touch(0o600)
+            client.write_text(render_properties(self.client_properties()))
         props.update(self._overrides)
-        (work / "server.properties").write_text(render_properties(props))
+        server = work / "server.properties"
+        server.touch(0o600)  # a sasl_ssl broker's holds its key and its users' passwords
+        server.write_text(render_properties(props))
         (work / "log4j2.properties").write_text(render_properties(log4j2_properties(work / "broker.log")))
         self._format(cp, work)
         heap_min, heap_max = self._heap
@@ -431,6 +599,10 @@ class KafkaBroker:
             str(work / "server.properties"),
             "--standalone",
         ]
+        if self._sasl is not None:
+            for name, password in self._sasl.users.items():
+                for mech in SCRAM_MECHANISMS:
+                    cmd += ["--add-scram", f"{mech}=[name={name},password={password}]"]
         done = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
             raise ConnectError(
@@ -452,7 +624,10 @@ class KafkaBroker:
                 if not _accepts(LOOPBACK, self._ports[0]):
                     time.sleep(0.1)
                     continue
-                conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, "logger": _rdkafka_log}
+                conf: dict[str, Any] = {
+                    **self.client_config(BROKER_USER if self._sasl is not None else None),
+                    "logger": _rdkafka_log,
+                }
                 admin = AdminClient(conf)
             try:
                 md = admin.list_topics(timeout=2.0)

@@ -6,6 +6,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
+from engine.runtime import secret_scrubber
 from engine.runtime.messages import OffsetsWritten
 
 
@@ -17,6 +18,7 @@ class Channel:
         self.closed = False
 
     def send(self, msg: Any) -> None:
+        msg = secret_scrubber.scrub_message(msg)  # status traces leave the worker scrubbed
         with self._lock:
             if self.closed:
                 return

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.plugins import PluginRegistry, PluginType
+from engine.runtime.config_transform import only_placeholders
 from engine.spi.config import (
     HIDDEN,
     ConfigDef,
@@ -562,7 +563,7 @@ def masked_value(key: str, value: str, secrets: frozenset[str]) -> str:
     """A value as shown: ``[hidden]`` for a secret key; a URL with its password hidden
     (``postgresql://user:[hidden]@host/db``, ``…?password=[hidden]``)."""
     if key in secrets:
-        return HIDDEN
+        return value if only_placeholders(value) else HIDDEN  # ${file:/p:k} is no secret
     if "password=" in value.lower() or "@" in value:
         value = _QUERY_PASSWORD.sub(rf"\g<1>{HIDDEN}", _URL_PASSWORD.sub(rf"\g<1>{HIDDEN}\g<2>", value))
     return value

@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from engine.runtime.clients import security_only
 from engine.runtime.error_handler import context_headers
 from engine.runtime.metrics import TaskMetrics
 from engine.spi.errors import ConnectError
@@ -87,7 +88,7 @@ class DeadLetterQueue:
         # the topic a (sink) record was consumed from, when a transform may have renamed it
         self.consumed_topic = consumed_topic
         rf = int(config.get("errors.deadletterqueue.topic.replication.factor") or 3)
-        admin = AdminClient({"bootstrap.servers": producer_conf["bootstrap.servers"]})
+        admin = AdminClient(security_only(producer_conf))  # the producer's servers and security
         ensure_topic(admin, self.topic, rf)
         self.failure: KafkaError | None = None
         self.producer = Producer(

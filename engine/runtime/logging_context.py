@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from engine.runtime import secret_scrubber
+
 _context: contextvars.ContextVar[str] = contextvars.ContextVar("arrowsmith_log_context", default="")
 
 FORMAT = "[%(asctime)s] %(levelname)s %(ctx)s%(message)s (%(name)s) pid=%(process)d"
@@ -32,7 +34,8 @@ class ContextFilter(logging.Filter):
 
 
 def configure(level: str | int | None = None) -> None:
-    """Send log lines to stderr in the house format (idempotent)."""
+    """Send log lines to stderr in the house format (idempotent); secrets are scrubbed."""
+    secret_scrubber.install()
     root = logging.getLogger()
     lvl = level or os.environ.get("ARROWSMITH_LOG_LEVEL", "INFO")
     root.setLevel(lvl)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from confluent_kafka import Consumer
 
 from engine.plugins import PluginRegistry
-from engine.runtime.clients import consumer_config, prefixed
+from engine.runtime.clients import consumer_config
 from engine.runtime.conversion import BatchConverter
 from engine.runtime.messages import TaskSpec
 from engine.runtime.sink_runner import messages_to_batch
@@ -72,11 +72,10 @@ def _sink(spec: TaskSpec, registry: PluginRegistry, n: int, deadline: float) -> 
     converter = BatchConverter(registry, spec.worker_config, spec.connector_config)
     chain = TransformChain(registry, spec.connector_config)
     conf, _ = consumer_config(
-        spec.worker_config.get("bootstrap.servers", "localhost:9092"),
+        spec.worker_config,
         f"connector-preview-{spec.connector}",
         f"arrowsmith-preview-{spec.connector}-{uuid.uuid4().hex[:8]}",
-        prefixed(spec.worker_config, "consumer."),
-        prefixed(spec.connector_config, "consumer.override."),
+        spec.connector_config,
     )
     consumer = Consumer({**conf, "auto.offset.reset": "earliest", "enable.auto.commit": "false"})
     topics = [t.strip() for t in spec.connector_config.get("topics", "").split(",") if t.strip()]

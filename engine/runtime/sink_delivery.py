@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 
 from engine.plugins import PluginRegistry
-from engine.runtime.clients import prefixed, producer_config
+from engine.runtime.clients import producer_config
 from engine.runtime.conversion import BatchConverter, class_path
 from engine.runtime.dead_letter import DeadLetterQueue
 from engine.runtime.error_handler import ErrorHandler, ErrorPolicy, backoff_ms
@@ -79,10 +79,9 @@ class SinkDelivery:
                 spec.connector,
                 spec.task,
                 producer_config(
-                    spec.worker_config.get("bootstrap.servers", "localhost:9092"),
+                    spec.worker_config,
                     f"connector-dlq-producer-{spec.connector}-{spec.task}",
-                    prefixed(spec.worker_config, "producer."),
-                    prefixed(spec.connector_config, "producer.override."),
+                    spec.connector_config,
                 ),
                 metrics,
                 self._original,

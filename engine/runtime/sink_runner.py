@@ -20,11 +20,12 @@ import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KTopicPartition
 
-from engine.runtime.clients import consumer_config, prefixed
+from engine.runtime.clients import consumer_config
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.sink_delivery import SinkDelivery
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
+from engine.spi.errors import ConnectError
 from engine.spi.record import BINARY_SCHEMA, HEADER_TYPE, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -142,11 +143,10 @@ class WorkerSinkTask(WorkerTask):
         self.sink = task
         group = spec.connector_config.get("consumer.override.group.id") or f"connect-{spec.connector}"
         conf, max_poll = consumer_config(
-            spec.worker_config.get("bootstrap.servers", "localhost:9092"),
+            spec.worker_config,
             f"connector-consumer-{spec.connector}-{spec.task}",
             group,
-            prefixed(spec.worker_config, "consumer."),
-            prefixed(spec.connector_config, "consumer.override."),
+            spec.connector_config,
         )
         self.batch_rows = max_poll or int(spec.worker_config.get("worker.batch.max.rows", "10000"))
         flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
@@ -155,7 +155,15 @@ class WorkerSinkTask(WorkerTask):
         self.task_closed = False
         self.current: dict[TopicPartition, int] = {}
         self.last_committed: dict[TopicPartition, int] = {}
-        consumer = Consumer({**conf, "logger": logging.getLogger("librdkafka"), "on_commit": self._on_commit})
+        self.auth_error: KafkaError | None = None
+        consumer = Consumer(
+            {
+                **conf,
+                "logger": logging.getLogger("librdkafka"),
+                "on_commit": self._on_commit,
+                "error_cb": self._on_error,
+            }
+        )
         self.consumer = consumer
         task.initialize(self.ctx)
         task.start(spec.task_config)
@@ -180,6 +188,8 @@ class WorkerSinkTask(WorkerTask):
                     self.report_target_state()
                 self._apply_seeks()
                 msgs = consumer.consume(self.batch_rows, 0.1 if self.paused else 0.2)
+                if self.auth_error is not None:
+                    raise ConnectError(f"Kafka refused the consumer's login: {self.auth_error.str()}")
                 if msgs:
                     # identity, not ``==``: KafkaError's comparison with None raises
                     if any(map(operator.is_not, map(Message.error, msgs), repeat(None))):
@@ -200,6 +210,15 @@ class WorkerSinkTask(WorkerTask):
                 consumer.close()
                 if self.delivery is not None:
                     self.delivery.close()
+
+    def _on_error(self, err: KafkaError) -> None:
+        # a refused login is final, as for the Java client (librdkafka would retry forever)
+        if err.code() == KafkaError._AUTHENTICATION:
+            self.auth_error = err
+        elif err.fatal():
+            log.error("Consumer: %s", err.str())
+        else:
+            log.debug("Consumer: %s", err.str())
 
     def _ok(self, m: Any) -> bool:
         err = m.error()

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from engine.runtime.clients import prefixed, producer_config
+from engine.runtime.clients import producer_config
 from engine.runtime.conversion import BatchConverter, class_path
 from engine.runtime.dead_letter import DeadLetterQueue, typed_original
 from engine.runtime.error_handler import ErrorHandler, ErrorPolicy, backoff_ms
@@ -80,10 +80,7 @@ class WorkerSourceTask(WorkerTask):
             ErrorPolicy.from_config(spec.connector_config), spec.name, self.metrics, stopping=self.stopping
         )
         conf: dict[str, Any] = producer_config(
-            spec.worker_config.get("bootstrap.servers", "localhost:9092"),
-            f"connector-producer-{spec.connector}-{spec.task}",
-            prefixed(spec.worker_config, "producer."),
-            prefixed(spec.connector_config, "producer.override."),
+            spec.worker_config, f"connector-producer-{spec.connector}-{spec.task}", spec.connector_config
         )
         conf["delivery.report.only.error"] = True  # a Python-client option: it takes a bool
         conf["on_delivery"] = self._on_delivery
@@ -166,7 +163,8 @@ class WorkerSourceTask(WorkerTask):
             self.delivery_error = err
 
     def _on_error(self, err: KafkaError) -> None:
-        if err.fatal():
+        # a refused login is final, as for the Java client (librdkafka would retry forever)
+        if err.fatal() or err.code() == KafkaError._AUTHENTICATION:
             self.delivery_error = err
         else:
             log.warning("Producer: %s", err)

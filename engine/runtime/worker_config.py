@@ -10,6 +10,7 @@ import psutil
 
 from engine.spi.config import (
     AbstractConfig,
+    CaseInsensitiveValidString,
     ConfigDef,
     Importance,
     Range,
@@ -29,7 +30,7 @@ def _usable_cores() -> int:
 
 def common_worker_def() -> ConfigDef:
     """Keys shared by standalone and distributed workers."""
-    return (
+    return _rest_security_keys(
         ConfigDef()
         .define(
             "bootstrap.servers",
@@ -103,7 +104,8 @@ def common_worker_def() -> ConfigDef:
             Type.LIST,
             "http://:8083",
             importance=Importance.LOW,
-            documentation="REST listeners, http://host:port, comma-separated.",
+            documentation="REST listeners, http://host:port or https://host:port, comma-separated "
+            "(https takes listeners.https.ssl.*, see docs/security-rest.md).",
             group=COMMON,
         )
         .define(
@@ -152,6 +154,176 @@ def common_worker_def() -> ConfigDef:
     )
 
 
+REST_SECURITY = "REST security"
+
+
+def _rest_security_keys(d: ConfigDef) -> ConfigDef:
+    """TLS of the https listeners (Kafka Connect's names) and authentication (arrowsmith's).
+
+    The TLS keys fall back to the plain ssl.* keys when no listeners.https.* key is set, as in
+    Kafka Connect; controlplane/rest/tls.py and security.py read and check them."""
+    tls: list[tuple[str, Type, str]] = [
+        ("keystore.location", Type.STRING, "Keystore of the https listeners' key and certificate chain."),
+        ("keystore.type", Type.STRING, "PKCS12 or PEM; default: guessed from the file (JKS is refused)."),
+        ("keystore.password", Type.PASSWORD, "Password of a PKCS12 keystore."),
+        ("key.password", Type.PASSWORD, "Password of the private key (an encrypted PEM key)."),
+        (
+            "keystore.certificate.chain",
+            Type.STRING,
+            "PEM certificate chain given inline (with ssl.keystore.key).",
+        ),
+        (
+            "keystore.key",
+            Type.PASSWORD,
+            "PEM private key given inline (with ssl.keystore.certificate.chain).",
+        ),
+        (
+            "truststore.location",
+            Type.STRING,
+            "CAs that sign client certificates and the other workers' ones.",
+        ),
+        ("truststore.type", Type.STRING, "PEM or PKCS12; default: guessed from the file."),
+        ("truststore.password", Type.PASSWORD, "Password of a PKCS12 truststore."),
+        ("truststore.certificates", Type.STRING, "PEM CA certificates given inline."),
+        ("client.auth", Type.STRING, "Client certificates: none (default), requested or required."),
+        (
+            "enabled.protocols",
+            Type.LIST,
+            "TLS versions accepted; default TLSv1.2,TLSv1.3 (older are refused).",
+        ),
+        ("protocol", Type.STRING, "TLS, TLSv1.2 or TLSv1.3 (the versions come from ssl.enabled.protocols)."),
+        ("cipher.suites", Type.LIST, "OpenSSL cipher names for TLSv1.2; default: OpenSSL's secure set."),
+        (
+            "endpoint.identification.algorithm",
+            Type.STRING,
+            "https (default) checks the other workers' host names when forwarding; empty turns that off.",
+        ),
+    ]
+    for name, kind, doc in tls:
+        d = d.define(
+            f"listeners.https.ssl.{name}", kind, None, None, Importance.LOW, doc, group=REST_SECURITY
+        )
+    return (
+        d.define(
+            "rest.auth.credentials.file",
+            Type.STRING,
+            None,
+            None,
+            Importance.HIGH,
+            "HTTP basic users, one 'name:role:hash' a line (role admin or read-only; scrypt or "
+            "pbkdf2-sha256 hash). Plain-text passwords are refused at start.",
+            group=REST_SECURITY,
+        )
+        .define(
+            "rest.auth.tokens.file",
+            Type.STRING,
+            None,
+            None,
+            Importance.HIGH,
+            "Bearer tokens, one 'name:role:sha256$<hex>' a line (the SHA-256 of the token, never the token).",
+            group=REST_SECURITY,
+        )
+        .define(
+            "rest.auth.certificate.roles",
+            Type.LIST,
+            "",
+            None,
+            Importance.MEDIUM,
+            "Client certificate common names and their roles, 'cn:admin' or 'cn:read-only', comma-separated.",
+            group=REST_SECURITY,
+        )
+        .define(
+            "rest.auth.health.anonymous",
+            Type.BOOLEAN,
+            True,
+            None,
+            Importance.LOW,
+            "Whether GET /health answers without credentials (for load balancers and probes).",
+            group=REST_SECURITY,
+        )
+        .define(
+            "rest.require.auth",
+            Type.BOOLEAN,
+            False,
+            None,
+            Importance.MEDIUM,
+            "Refuse to start when a listener on a non-loopback address has no authentication "
+            "(otherwise a loud warning).",
+            group=REST_SECURITY,
+        )
+        .define(
+            "rest.forward.auth.token",
+            Type.PASSWORD,
+            None,
+            None,
+            Importance.MEDIUM,
+            "Secret shared by the workers of a cluster: sent as bearer token when a request is forwarded "
+            "to another worker, and accepted as admin. Default: forward the caller's Authorization header.",
+            group=REST_SECURITY,
+        )
+    )
+
+
+KAFKA_SECURITY = "Kafka client security"
+
+
+def _kafka_security_keys(d: ConfigDef) -> ConfigDef:
+    """How the worker's Kafka clients authenticate (Java client names, translated to librdkafka's
+    by engine/runtime/clients.py). The ssl.* keys (truststore, keystore, …) are documented in
+    docs/kafka-security.md; the worker's tasks inherit all of them unless producer.*,
+    consumer.* or admin.* (or a connector's *.override.*) set their own."""
+    return (
+        d.define(
+            "security.protocol",
+            Type.STRING,
+            "PLAINTEXT",
+            CaseInsensitiveValidString.in_("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+            Importance.MEDIUM,
+            "Protocol of the connections to the brokers: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+            group=KAFKA_SECURITY,
+        )
+        .define(
+            "sasl.mechanism",
+            Type.STRING,
+            None,
+            None,
+            Importance.MEDIUM,
+            "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; required with SASL_* (GSSAPI, the Java "
+            "client's default, is not supported).",
+            group=KAFKA_SECURITY,
+        )
+        .define(
+            "sasl.jaas.config",
+            Type.PASSWORD,
+            None,
+            None,
+            Importance.MEDIUM,
+            "The user: org.apache.kafka.common.security.scram.ScramLoginModule (or "
+            '…plain.PlainLoginModule) required username="…" password="…";',
+            group=KAFKA_SECURITY,
+        )
+    )
+
+
+CONFIG_PROVIDERS = "Config providers"
+
+
+def _config_provider_keys(d: ConfigDef) -> ConfigDef:
+    """Config providers (KIP-297) that resolve ``${name:path:key}`` placeholders in connector
+    configs. Each provider named here has ``config.providers.<name>.class`` and its own
+    ``config.providers.<name>.param.*`` keys (docs/config-providers.md)."""
+    return d.define(
+        "config.providers",
+        Type.LIST,
+        "",
+        importance=Importance.LOW,
+        documentation="Comma-separated names of the config providers, in the order they are loaded; "
+        "each needs config.providers.<name>.class (e.g. FileConfigProvider, DirectoryConfigProvider, "
+        "EnvVarConfigProvider or a plugin's class) and takes config.providers.<name>.param.* keys.",
+        group=CONFIG_PROVIDERS,
+    )
+
+
 RESTARTS = "Automatic task restarts (arrowsmith)"
 DISTRIBUTED = "Distributed"
 
@@ -191,14 +363,14 @@ def _restart_keys(d: ConfigDef, attempts: int) -> ConfigDef:
 
 
 def standalone_worker_def() -> ConfigDef:
-    d = common_worker_def().define(
+    d = _kafka_security_keys(common_worker_def()).define(
         "offset.storage.file.filename",
         Type.STRING,
         importance=Importance.HIGH,
         documentation="File in which source connector offsets are stored.",
         group=COMMON,
     )
-    return _restart_keys(d, 0)
+    return _restart_keys(_config_provider_keys(d), 0)
 
 
 def _topic_keys(d: ConfigDef, store: str, what: str, partitions: int | None) -> ConfigDef:
@@ -231,7 +403,7 @@ def _topic_keys(d: ConfigDef, store: str, what: str, partitions: int | None) -> 
 
 
 def distributed_worker_def() -> ConfigDef:
-    d = common_worker_def().define(
+    d = _kafka_security_keys(common_worker_def()).define(
         "group.id",
         Type.STRING,
         importance=Importance.HIGH,
@@ -263,7 +435,7 @@ def distributed_worker_def() -> ConfigDef:
         "Scheme of the URL given to other workers (http or https); default: that of the first listener.",
         group=DISTRIBUTED,
     )
-    return _restart_keys(d, 3)
+    return _restart_keys(_config_provider_keys(d), 3)
 
 
 class WorkerConfig(AbstractConfig):

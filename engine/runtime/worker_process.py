@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from engine.runtime import logging_context
 from engine.runtime.channel import Channel
+from engine.runtime.config_transform import resolved_spec
 from engine.runtime.messages import (
     OffsetsWritten,
     Preview,
@@ -152,6 +153,7 @@ class WorkerProcess:
             old.request_stop()
             old.join(5)
         try:
+            spec = resolved_spec(spec, registry_for(spec.worker_config.get("plugin.path", "")))
             t = _make_task(spec, self.channel)
         except Exception as e:
             import traceback
@@ -171,7 +173,9 @@ class WorkerProcess:
         logging_context.set_context(msg.spec.connector)
         try:
             registry = registry_for(msg.spec.worker_config.get("plugin.path", ""))
-            rows = run_preview(msg.spec, registry, msg.max_records, msg.timeout_s, msg.ring)
+            rows = run_preview(
+                resolved_spec(msg.spec, registry), registry, msg.max_records, msg.timeout_s, msg.ring
+            )
             self.channel.send(PreviewDone(msg.request_id, rows))
         except Exception as e:
             log.warning("Preview failed: %s", e)

@@ -168,3 +168,29 @@ def test_client_override_policy(tmp_path: Path, policy: str, key: str, ok: bool)
             Exception, match=rf"The '{policy}' policy does not allow '{key}' to be overridden"
         ):
             prepare(str(w), [str(src)])
+
+
+def test_worker_config_placeholders_are_resolved_at_start(tmp_path: Path) -> None:
+    """${file:…} in worker.properties is resolved when the worker starts (as in Kafka Connect),
+    and the value is registered with the log scrubber."""
+    from controlplane.standalone import prepare
+    from engine.runtime import secret_scrubber
+
+    secrets = tmp_path / "worker-secrets.properties"
+    secrets.write_text(f"offsets={tmp_path / 'resolved.offsets'}\njaas.password=worker-pw-123456\n")
+    w = worker(
+        tmp_path,
+        **{
+            "config.providers": "file",
+            "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+            "offset.storage.file.filename": f"${{file:{secrets}:offsets}}",
+            "sasl.mechanism": "PLAIN",
+            "sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="u" password="${{file:{secrets}:jaas.password}}";',
+        },
+    )
+    prepared = prepare(str(w), [])
+    assert prepared.worker_props["offset.storage.file.filename"] == str(tmp_path / "resolved.offsets")
+    assert prepared.worker.get("offset.storage.file.filename") == str(tmp_path / "resolved.offsets")
+    assert 'password="worker-pw-123456"' in prepared.worker_props["sasl.jaas.config"]
+    assert secret_scrubber.scrub("login with worker-pw-123456 failed") == "login with [hidden] failed"
