@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from engine.spi.config import ConfigDef, Importance, Type
 from engine.spi.errors import ConfigError
+from engine.spi.provider import ConfigProvider
 
 ALLOWED_PATHS_CONFIG = "allowed.paths"
 
@@ -53,3 +55,26 @@ class AllowedPaths:
             f"{provider}: path {path} is not allowed; {ALLOWED_PATHS_CONFIG} is {','.join(self.roots)}",
             ALLOWED_PATHS_CONFIG,
         )
+
+
+class PathConfigProvider(ConfigProvider):
+    """A provider that reads files, limited by ``allowed.paths``; subclasses say what the
+    setting covers in ``ALLOWED_PATHS_DOC``."""
+
+    ALLOWED_PATHS_DOC = "Comma-separated absolute paths this provider may read below. Unset: any path."
+
+    def __init__(self) -> None:
+        self._allowed = AllowedPaths({})
+
+    @classmethod
+    def config_def(cls) -> ConfigDef:
+        return ConfigDef().define(
+            ALLOWED_PATHS_CONFIG,
+            Type.STRING,
+            None,
+            importance=Importance.MEDIUM,
+            documentation=cls.ALLOWED_PATHS_DOC,
+        )
+
+    def configure(self, configs: Mapping[str, str]) -> None:
+        self._allowed = AllowedPaths(configs)

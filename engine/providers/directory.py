@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Set
+from collections.abc import Set
 from typing import ClassVar
 
-from engine.providers.allowed_paths import ALLOWED_PATHS_CONFIG, AllowedPaths
-from engine.spi.config import ConfigDef, Importance, Type
+from engine.providers.allowed_paths import PathConfigProvider
 from engine.spi.errors import ConfigError
-from engine.spi.provider import ConfigData, ConfigProvider
+from engine.spi.provider import ConfigData
 
 NAME = "DirectoryConfigProvider"
 
 
-class DirectoryConfigProvider(ConfigProvider):
+class DirectoryConfigProvider(PathConfigProvider):
     """The path is a directory; a key is the name of a regular file directly in it and its
     value the file's whole content (UTF-8, trailing newline kept, as Kafka does).
 
@@ -25,22 +24,10 @@ class DirectoryConfigProvider(ConfigProvider):
 
     aliases: ClassVar[tuple[str, ...]] = ("org.apache.kafka.common.config.provider.DirectoryConfigProvider",)
 
-    def __init__(self) -> None:
-        self._allowed = AllowedPaths({})
-
-    @classmethod
-    def config_def(cls) -> ConfigDef:
-        return ConfigDef().define(
-            ALLOWED_PATHS_CONFIG,
-            Type.STRING,
-            None,
-            importance=Importance.MEDIUM,
-            documentation="Comma-separated absolute paths this provider may read below. Unset: any "
-            "directory the worker can read.",
-        )
-
-    def configure(self, configs: Mapping[str, str]) -> None:
-        self._allowed = AllowedPaths(configs)
+    ALLOWED_PATHS_DOC = (
+        "Comma-separated absolute paths this provider may read below. Unset: any "
+        "directory the worker can read."
+    )
 
     def get(self, path: str, keys: Set[str] | None = None) -> ConfigData:
         real = self._allowed.check(path, NAME)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Set
 from typing import ClassVar
 
-from engine.providers.allowed_paths import ALLOWED_PATHS_CONFIG, AllowedPaths
-from engine.spi.config import ConfigDef, Importance, Type
+from engine.providers.allowed_paths import PathConfigProvider
 from engine.spi.errors import ConfigError
-from engine.spi.provider import ConfigData, ConfigProvider
+from engine.spi.provider import ConfigData
 
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 _KEY_VALUE = re.compile(r"((?:\\.|[^=:\s\\])*)\s*[=:\s]?\s*(.*)$", re.S)
@@ -58,7 +57,7 @@ def parse_properties(text: str) -> dict[str, str]:
     return props
 
 
-class FileConfigProvider(ConfigProvider):
+class FileConfigProvider(PathConfigProvider):
     """Reads a properties file; the path is the file, each key one of its properties.
 
     ``allowed.paths`` (KIP-993) limits the files it may read. A file that cannot be read, or
@@ -68,22 +67,10 @@ class FileConfigProvider(ConfigProvider):
 
     aliases: ClassVar[tuple[str, ...]] = ("org.apache.kafka.common.config.provider.FileConfigProvider",)
 
-    def __init__(self) -> None:
-        self._allowed = AllowedPaths({})
-
-    @classmethod
-    def config_def(cls) -> ConfigDef:
-        return ConfigDef().define(
-            ALLOWED_PATHS_CONFIG,
-            Type.STRING,
-            None,
-            importance=Importance.MEDIUM,
-            documentation="Comma-separated absolute paths this provider may read: a file, or every file "
-            "below a directory. Unset: any file the worker can read.",
-        )
-
-    def configure(self, configs: Mapping[str, str]) -> None:
-        self._allowed = AllowedPaths(configs)
+    ALLOWED_PATHS_DOC = (
+        "Comma-separated absolute paths this provider may read: a file, or every file "
+        "below a directory. Unset: any file the worker can read."
+    )
 
     def get(self, path: str, keys: Set[str] | None = None) -> ConfigData:
         real = self._allowed.check(path, "FileConfigProvider")
