@@ -149,6 +149,9 @@ class StandaloneHerder:
         )
 
     async def start(self) -> None:
+        """Start (or adopt) the worker processes; a second call does nothing."""
+        if self.started:
+            return
         await self.supervisor.start()
         self.started = True
 

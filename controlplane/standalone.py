@@ -130,6 +130,8 @@ async def run(
     herder = StandaloneHerder(props, prepared.registry, offsets, worker.get("worker.processes"), log_level)
     herder.kafka_cluster_id = cluster_id
     rest = RestServer(create_app(herder, security=security), worker.get("listeners"))
+    # the worker processes are up before the REST API takes a request that places tasks
+    await herder.start()
     url = await rest.start()
     herder.worker_id = worker_id(
         {
