@@ -10,13 +10,35 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from engine.spi.errors import ConfigError
+from engine.spi.errors import ConfigError, DataError
+
+# (does this rule apply to the Arrow type?, the SQL type: text, or made from the Arrow type)
+DdlRule = tuple[Callable[[pa.DataType], bool], str | Callable[[pa.DataType], str]]
+
+
+def is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def is_bytes(t: pa.DataType) -> bool:
+    return bool(pa.types.is_binary(t) or pa.types.is_large_binary(t))
+
+
+def numeric_of(t: pa.DataType) -> str:
+    return f"NUMERIC({t.precision},{t.scale})"
+
+
+def unsupported(f: pa.Field) -> DataError:
+    return DataError(
+        f"Field '{f.name}' has type {f.type}, which the JDBC sink does not write "
+        "(flatten nested structs with the Flatten transform; arrays and maps are not supported)"
+    )
 
 
 class Failure(enum.Enum):
@@ -117,9 +139,15 @@ class Dialect(abc.ABC):
         """The table's columns in order, or None when it does not exist."""
 
     # -- types -------------------------------------------------------------------------------
-    @abc.abstractmethod
+    # the dialect's column types, first match wins (see ddl_type)
+    DDL_TYPES: ClassVar[Sequence[DdlRule]] = ()
+
     def ddl_type(self, f: pa.Field) -> str:
         """The column type for a Connect schema (an Arrow field) in CREATE/ALTER TABLE."""
+        for applies, sql in self.DDL_TYPES:
+            if applies(f.type):
+                return sql(f.type) if callable(sql) else sql
+        raise unsupported(f)
 
     @abc.abstractmethod
     def ingest_type(self, t: pa.DataType) -> pa.DataType:

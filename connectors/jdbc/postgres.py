@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from connectors.jdbc.dialect import Column, Dialect, Failure, TableId
+from connectors.jdbc.dialect import Column, Dialect, Failure, TableId, is_bytes, is_text, numeric_of
 from engine.spi import schema
 
 _DESCRIBE = """
@@ -73,6 +73,20 @@ def numeric_typmod(typmod: int) -> tuple[int, int] | None:
 
 
 class PostgresDialect(Dialect):
+    DDL_TYPES = (
+        (lambda t: pa.types.is_int8(t) or pa.types.is_int16(t), "SMALLINT"),
+        (pa.types.is_int32, "INT"),
+        (pa.types.is_int64, "BIGINT"),
+        (pa.types.is_float32, "REAL"),
+        (pa.types.is_float64, "DOUBLE PRECISION"),
+        (pa.types.is_boolean, "BOOLEAN"),
+        (is_text, "TEXT"),
+        (is_bytes, "BYTEA"),
+        (pa.types.is_decimal, numeric_of),
+        (pa.types.is_date, "DATE"),
+        (pa.types.is_time, "TIME"),
+        (pa.types.is_timestamp, lambda t: "TIMESTAMP" if t.tz is None else "TIMESTAMPTZ"),
+    )
     name = "postgresql"
 
     def connect(self, uri: str) -> Any:
@@ -107,34 +121,6 @@ class PostgresDialect(Dialect):
                 arrow = pa.decimal128(*ps) if ps is not None and ps[0] <= 38 else None
             out.append(Column(name, formatted, not notnull, arrow, bool(pk)))
         return out
-
-    def ddl_type(self, f: pa.Field) -> str:
-        t = f.type
-        if pa.types.is_int8(t) or pa.types.is_int16(t):
-            return "SMALLINT"
-        if pa.types.is_int32(t):
-            return "INT"
-        if pa.types.is_int64(t):
-            return "BIGINT"
-        if pa.types.is_float32(t):
-            return "REAL"
-        if pa.types.is_float64(t):
-            return "DOUBLE PRECISION"
-        if pa.types.is_boolean(t):
-            return "BOOLEAN"
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            return "TEXT"
-        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-            return "BYTEA"
-        if pa.types.is_decimal(t):
-            return f"NUMERIC({t.precision},{t.scale})"
-        if pa.types.is_date(t):
-            return "DATE"
-        if pa.types.is_time(t):
-            return "TIME"
-        if pa.types.is_timestamp(t):
-            return "TIMESTAMP" if t.tz is None else "TIMESTAMPTZ"
-        raise _unsupported(f)
 
     def ingest_type(self, t: pa.DataType) -> pa.DataType:
         if pa.types.is_int8(t):
@@ -196,12 +182,3 @@ class PostgresDialect(Dialect):
         if name == "OperationalError" or "connection" in text.lower() or "server closed" in text:
             return Failure.RETRIABLE
         return Failure.FATAL
-
-
-def _unsupported(f: pa.Field) -> Exception:
-    from engine.spi.errors import DataError
-
-    return DataError(
-        f"Field '{f.name}' has type {f.type}, which the JDBC sink does not write "
-        "(flatten nested structs with the Flatten transform; arrays and maps are not supported)"
-    )

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from connectors.jdbc.dialect import Column, Dialect, Failure, TableId
+from connectors.jdbc.dialect import Column, Dialect, Failure, TableId, is_bytes, is_text, numeric_of
 from engine.spi import schema
 
 _DECIMAL = re.compile(r"(?:NUMERIC|DECIMAL)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", re.IGNORECASE)
@@ -51,6 +51,17 @@ def declared_type(declared: str) -> pa.DataType | None:
 
 
 class SqliteDialect(Dialect):
+    DDL_TYPES = (
+        (pa.types.is_integer, "INTEGER"),
+        (pa.types.is_floating, "REAL"),
+        (pa.types.is_boolean, "BOOLEAN"),
+        (is_text, "TEXT"),
+        (is_bytes, "BLOB"),
+        (pa.types.is_decimal, numeric_of),
+        (pa.types.is_date, "DATE"),
+        (pa.types.is_time, "TIME"),
+        (pa.types.is_timestamp, "TIMESTAMP"),
+    )
     name = "sqlite"
 
     def connect(self, uri: str) -> Any:
@@ -90,30 +101,6 @@ class SqliteDialect(Dialect):
             )
             for name, declared, notnull, pk in rows
         ]
-
-    def ddl_type(self, f: pa.Field) -> str:
-        t = f.type
-        if pa.types.is_integer(t):
-            return "INTEGER"
-        if pa.types.is_floating(t):
-            return "REAL"
-        if pa.types.is_boolean(t):
-            return "BOOLEAN"
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            return "TEXT"
-        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-            return "BLOB"
-        if pa.types.is_decimal(t):
-            return f"NUMERIC({t.precision},{t.scale})"
-        if pa.types.is_date(t):
-            return "DATE"
-        if pa.types.is_time(t):
-            return "TIME"
-        if pa.types.is_timestamp(t):
-            return "TIMESTAMP"
-        from connectors.jdbc.postgres import _unsupported
-
-        raise _unsupported(f)
 
     def ingest_type(self, t: pa.DataType) -> pa.DataType:
         if pa.types.is_decimal(t) or pa.types.is_time(t):
