@@ -211,6 +211,9 @@ class Run:
     first_count: int = 0  # records seen at that first observation
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
+    # PSS MB of each process of the tree at the sample where the sum peaked ("control plane",
+    # "worker process (pid)", "resource tracker", "jvm" …): where the peak goes
+    peak_rss_by_process_mb: dict[str, float] = field(default_factory=dict)
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     complete: bool = False
@@ -257,6 +260,7 @@ class Sampler:
     def __init__(self, tree: ProcessTree) -> None:
         self.tree = tree
         self.peak_rss = 0
+        self.peak_by_process: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -269,12 +273,16 @@ class Sampler:
     def sample(self) -> None:
         self.tree.refresh()
         rss = 0
-        for p in list(self.tree.seen.values()):
+        by_process: dict[str, float] = {}
+        for pid, p in list(self.tree.seen.items()):
             try:  # proportional: a shared page (the ring's memfd, libraries) counts once
-                rss += p.memory_full_info().pss
+                pss = p.memory_full_info().pss
             except psutil.Error:
-                pass
-        self.peak_rss = max(self.peak_rss, rss)
+                continue
+            rss += pss
+            by_process[f"{self.tree.names.get(pid, 'child')} ({pid})"] = round(pss / 2**20, 1)
+        if rss > self.peak_rss:
+            self.peak_rss, self.peak_by_process = rss, by_process
 
     def stop(self) -> float:
         """Stop sampling; the CPU seconds of the whole tree so far."""
@@ -410,6 +418,7 @@ def run_engine(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> R
     finally:
         run.cpu_s = sampler.stop()
         run.peak_rss_mb = sampler.peak_rss / 2**20
+        run.peak_rss_by_process_mb = sampler.peak_by_process
         run.clean_stop, _ = proc.stop()
         if marks is not None:
             marks.close()
@@ -558,7 +567,9 @@ def run_benchmark(
             for name in chosen:
                 sc = known[name]
                 for variant in sc.variants:
-                    engines = ["arrowsmith", *(p for p in peers if p in sc.peers and p != "raw")]
+                    engines = ["arrowsmith"]
+                    if sc.variants[variant].get("peers", "yes") != "none":  # a variant only we have
+                        engines += [p for p in peers if p in sc.peers and p != "raw"]
                     for engine in engines:
                         progress(f"{name}{'/' + variant if variant else ''} on {engine}")
                         runs.append(_attempt(env, sc, variant, engine, rnd))
@@ -629,22 +640,27 @@ def ratios(runs: Sequence[Run], compare: Mapping[str, Sequence[str]]) -> list[di
         return round(a / b, 3) if a and b else None
 
     for (sc, variant, engine), peer in by.items():
-        ours = by.get((sc, variant if engine != "raw" else "", "arrowsmith"))
-        if engine == "arrowsmith" or ours is None:
+        if engine == "arrowsmith":
             continue
-        out.append(
-            {
-                "scenario": sc,
-                "variant": variant,
-                "peer": engine,
-                "records_per_s": ratio(ours.records_per_s, peer.records_per_s),
-                "steady_records_per_s": ratio(ours.steady_records_per_s, peer.steady_records_per_s),
-                "cpu_per_record": ratio(ours.cpu_per_million, peer.cpu_per_million)
-                if ours.complete
-                else None,
-                "peak_rss": ratio(ours.peak_rss_mb, peer.peak_rss_mb) if engine != "raw" else None,
-            }
-        )
+        # the raw client has one run per scenario: every variant of ours is compared with it
+        mine = [v for (s, v, e) in by if s == sc and e == "arrowsmith"] if engine == "raw" else [variant]
+        for v in mine:
+            ours = by.get((sc, v, "arrowsmith"))
+            if ours is None:
+                continue
+            out.append(
+                {
+                    "scenario": sc,
+                    "variant": v,
+                    "peer": engine,
+                    "records_per_s": ratio(ours.records_per_s, peer.records_per_s),
+                    "steady_records_per_s": ratio(ours.steady_records_per_s, peer.steady_records_per_s),
+                    "cpu_per_record": ratio(ours.cpu_per_million, peer.cpu_per_million)
+                    if ours.complete
+                    else None,
+                    "peak_rss": ratio(ours.peak_rss_mb, peer.peak_rss_mb) if engine != "raw" else None,
+                }
+            )
     for sc, pair in compare.items():
         if (
             len(pair) == 2
@@ -655,7 +671,7 @@ def ratios(runs: Sequence[Run], compare: Mapping[str, Sequence[str]]) -> list[di
                 {
                     "scenario": sc,
                     "variant": pair[0],
-                    "peer": f"arrowsmith/{pair[1]}",
+                    "peer": f"arrowsmith/{pair[1] or sc}",
                     "records_per_s": ratio(a.records_per_s, b.records_per_s),
                     "steady_records_per_s": ratio(a.steady_records_per_s, b.steady_records_per_s),
                     "cpu_per_record": ratio(a.cpu_per_million, b.cpu_per_million),

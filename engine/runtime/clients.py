@@ -65,7 +65,10 @@ PRODUCER_DEFAULTS: Mapping[str, str] = {
     "batch.size": "1000000",
     "batch.num.messages": "10000",
     "queue.buffering.max.messages": "1000000",
-    "queue.buffering.max.kbytes": "1048576",
+    # 16 MiB of records waiting to be sent (Java's buffer.memory is 32 MiB): ~160 ms of a
+    # 100 MB/s stream, plenty next to linger.ms; librdkafka's 1 GiB let a producer that
+    # is fed faster than the broker takes records (a pipelined source) hold ~100 MB more.
+    "queue.buffering.max.kbytes": "16384",
     "compression.type": "none",
 }
 

@@ -208,6 +208,24 @@ def base_connector_def() -> ConfigDef:
     return d
 
 
+def _pipeline_key(d: ConfigDef) -> None:
+    d.define(
+        "pipeline.processes",
+        Type.INT,
+        1,
+        Range.between(1, 2),
+        Importance.LOW,
+        "arrowsmith: 2 splits the task over two pinned processes joined by a shared-memory ring, so "
+        "one ordered stream can use two cores. A sink task consumes in the first and converts, "
+        "transforms and puts in the second; a source task polls, transforms and converts in the "
+        "first and produces to Kafka in the second.",
+        group=COMMON,
+        order_in_group=20,
+        width=Width.SHORT,
+        display_name="Pipeline processes",
+    )
+
+
 def _dead_letter_keys(d: ConfigDef) -> None:
     """The dead-letter queue keys: Kafka's for sinks; arrowsmith gives sources a DLQ too."""
     d.define(
@@ -269,24 +287,14 @@ def sink_connector_def() -> ConfigDef:
         width=Width.LONG,
         display_name="Topics regex",
     )
-    d.define(
-        "pipeline.processes",
-        Type.INT,
-        1,
-        Range.between(1, 2),
-        Importance.LOW,
-        "arrowsmith: 2 runs the task's put() in a second pinned process, joined to the consuming and "
-        "converting process by a shared-memory ring, so one ordered partition can use two cores.",
-        group=COMMON,
-        width=Width.SHORT,
-        display_name="Pipeline processes",
-    )
+    _pipeline_key(d)
     _dead_letter_keys(d)
     return d
 
 
 def source_connector_def() -> ConfigDef:
     d = base_connector_def()
+    _pipeline_key(d)
     _dead_letter_keys(d)
     d.define(
         "topic.creation.groups",

@@ -19,7 +19,7 @@ import logging
 import multiprocessing as mp
 import os
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -87,23 +87,39 @@ def _metrics_update(metrics: TaskMetrics) -> MetricsUpdate:
     )
 
 
-def stage_main(ring: RingEnd, conn: Connection, spec: TaskSpec, cpu: int | None) -> None:
-    """The second stage's process: deliver every raw batch from the ring (convert, transform,
-    put), answer control calls in order, send metrics to the first stage."""
-    import threading
-
+def stage_setup(cpu: int | None) -> None:
+    """A second stage process's set-up: pinned to ``cpu``, Arrow's lean pool, its own
+    process group (a signal to the worker's group does not reach it twice), logging."""
     import psutil
 
     from engine.runtime import logging_context
-    from engine.runtime.sink_delivery import SinkDelivery
-    from engine.runtime.worker_process import lean_memory_pool, registry_for
-    from engine.runtime.worker_task import load_task_class
+    from engine.runtime.worker_process import lean_memory_pool
 
     if cpu is not None:
         psutil.Process().cpu_affinity([cpu])
     lean_memory_pool()
     os.setpgid(0, 0)
     logging_context.configure(os.environ.get("ARROWSMITH_LOG_LEVEL"))
+
+
+def send_failure(conn: Connection, e: BaseException) -> None:
+    """Tell the first stage why this stage ends (its trace), if it still listens."""
+    try:
+        conn.send(("error", "".join(traceback.format_exception(e))))
+    except OSError:
+        pass
+
+
+def stage_main(ring: RingEnd, conn: Connection, spec: TaskSpec, cpu: int | None) -> None:
+    """The second stage's process: deliver every raw batch from the ring (convert, transform,
+    put), answer control calls in order, send metrics to the first stage."""
+    import threading
+
+    from engine.runtime.sink_delivery import SinkDelivery
+    from engine.runtime.worker_process import registry_for
+    from engine.runtime.worker_task import load_task_class
+
+    stage_setup(cpu)
     delivery: SinkDelivery | None = None
     delivered = 0
     try:
@@ -142,10 +158,7 @@ def stage_main(ring: RingEnd, conn: Connection, spec: TaskSpec, cpu: int | None)
                 if metrics.due():
                     conn.send(("metrics", _metrics_update(metrics)))
     except BaseException as e:
-        try:
-            conn.send(("error", "".join(traceback.format_exception(e))))
-        except OSError:
-            pass
+        send_failure(conn, e)
     finally:
         if delivery is not None:
             delivery.close()
@@ -173,7 +186,7 @@ def _call(task: SinkTask, ctx: _StageContext, delivery: Any, op: str, arg: Any) 
     raise ConnectError(f"unknown pipeline call {op}")
 
 
-def _next_core() -> int | None:
+def next_core() -> int | None:
     """A core other than the one this (pinned) process runs on."""
     import psutil
 
@@ -181,6 +194,32 @@ def _next_core() -> int | None:
     allowed = sorted(set(range(os.cpu_count() or 1)))
     others = [c for c in allowed if c not in mine]
     return others[0] if others else (mine[0] if mine else None)
+
+
+def start_stage(
+    target: Callable[..., None], arg: Any, ring_bytes: int, name: str
+) -> tuple[Any, Connection, RingWriter]:
+    """Spawn a second stage process ``target(ring reader end, pipe end, arg, core)`` on
+    another core; its process, this side's pipe end and the ring's writer."""
+    ctx = mp.get_context("spawn")
+    writer_end, reader_end = create_ring(ring_bytes, name=name)
+    conn, child = ctx.Pipe()
+    proc = ctx.Process(
+        target=target, args=(reader_end, child, arg, next_core()), name=f"{name}-stage", daemon=True
+    )
+    proc.start()
+    reader_end.close()
+    child.close()
+    return proc, conn, RingWriter(writer_end)
+
+
+def end_stage(proc: Any, conn: Connection, writer: RingWriter) -> None:
+    """Close the ring and the pipe once the stage was told to stop; kill it if it lingers."""
+    writer.close()
+    proc.join(10)
+    if proc.is_alive():
+        proc.kill()
+    conn.close()
 
 
 class PipelinedSinkTask(SinkTask):
@@ -193,19 +232,9 @@ class PipelinedSinkTask(SinkTask):
         self.proc: Any = None
 
     def start(self, props: Mapping[str, str]) -> None:
-        ctx = mp.get_context("spawn")
-        writer_end, reader_end = create_ring(RING_BYTES, name="arrowsmith-pipeline")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(
-            target=stage_main,
-            args=(reader_end, child, self.spec, _next_core()),
-            name="arrowsmith-pipeline-stage",
-            daemon=True,
+        self.proc, self.conn, self.writer = start_stage(
+            stage_main, self.spec, RING_BYTES, "arrowsmith-pipeline"
         )
-        self.proc.start()
-        reader_end.close()
-        child.close()
-        self.writer = RingWriter(writer_end)
         # Not waiting for "ready": the child imports and starts the task while the consumer
         # joins its group; batches wait in the ring, and a failed start surfaces at the next
         # put or call.
@@ -269,11 +298,7 @@ class PipelinedSinkTask(SinkTask):
             if self.proc.is_alive():
                 self._call("stop")
         finally:
-            self.writer.close()
-            self.proc.join(10)
-            if self.proc.is_alive():
-                self.proc.kill()
-            self.conn.close()
+            end_stage(self.proc, self.conn, self.writer)
             self.proc = None
 
 
@@ -281,4 +306,14 @@ def pipelined(spec_connector_config: Mapping[str, str]) -> bool:
     return int(spec_connector_config.get("pipeline.processes", "1")) > 1
 
 
-__all__ = ["PipelinedSinkTask", "Task", "pipelined", "stage_main"]
+__all__ = [
+    "PipelinedSinkTask",
+    "Task",
+    "end_stage",
+    "next_core",
+    "pipelined",
+    "send_failure",
+    "stage_main",
+    "stage_setup",
+    "start_stage",
+]

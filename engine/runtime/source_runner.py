@@ -12,14 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import deque
-from collections.abc import Iterator, Mapping
-from itertools import repeat
-from operator import length_hint
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from engine.runtime.clients import producer_config
@@ -28,10 +24,13 @@ from engine.runtime.dead_letter import DeadLetterQueue, typed_original
 from engine.runtime.error_handler import ErrorHandler, ErrorPolicy, backoff_ms
 from engine.runtime.messages import CommitOffsets
 from engine.runtime.metrics import Timer
+from engine.runtime.pipeline import pipelined
+from engine.runtime.produce import produce_records, record_topics
+from engine.runtime.source_pipeline import PipelinedProducer
 from engine.runtime.transform_chain import TransformChain
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import OffsetStorageReader, SourceTask, SourceTaskContext
-from engine.spi.errors import ConnectError, DataError, RetriableError
+from engine.spi.errors import ConnectError, RetriableError
 from engine.spi.record import SourceBatch, SourceOffset, SourcePartition
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,7 @@ class _Context(SourceTaskContext):
 class WorkerSourceTask(WorkerTask):
     def execute(self) -> None:
         spec = self.spec
-        self.delivery_error: KafkaError | None = None
+        self.delivery_error: KafkaError | str | None = None
         task = self.new_task()
         assert isinstance(task, SourceTask)
         converter = BatchConverter(self.registry, spec.worker_config, spec.connector_config)
@@ -82,11 +81,16 @@ class WorkerSourceTask(WorkerTask):
         conf: dict[str, Any] = producer_config(
             spec.worker_config, f"connector-producer-{spec.connector}-{spec.task}", spec.connector_config
         )
+        producer: Producer | PipelinedProducer
+        if pipelined(spec.connector_config):
+            # beyond Kafka Connect: produce() in a second pinned process (engine.runtime.source_pipeline)
+            producer = PipelinedProducer(conf, self._on_stage_error)
         conf["delivery.report.only.error"] = True  # a Python-client option: it takes a bool
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error
         conf["logger"] = logging.getLogger("librdkafka")
-        producer = Producer(conf)
+        if not pipelined(spec.connector_config):
+            producer = Producer(conf)
         self.dlq: DeadLetterQueue | None = None
         if (spec.connector_config.get("errors.deadletterqueue.topic.name") or "").strip():
             # beyond Kafka Connect: source records that fail transformation or conversion
@@ -133,7 +137,7 @@ class WorkerSourceTask(WorkerTask):
                                     "VALUE_CONVERTER", conv_name, lambda b: [converter.serialize(b)], part
                                 )
                             for binary in binaries:
-                                self._produce(producer, binary)
+                                self._send(producer, binary)
                                 self.metrics.add("source_record_write_total", binary.num_rows)
                     for p, o in batch.offsets:
                         self.pending[partition_key(p)] = (p, o)
@@ -152,7 +156,10 @@ class WorkerSourceTask(WorkerTask):
                     self._commit(producer, task)
             finally:
                 task.stop()
-                producer.flush(self.flush_timeout)
+                if isinstance(producer, PipelinedProducer):
+                    producer.close(self.flush_timeout)
+                else:
+                    producer.flush(self.flush_timeout)
                 converter.close()
                 chain.close()
                 if self.dlq is not None:
@@ -160,6 +167,10 @@ class WorkerSourceTask(WorkerTask):
 
     def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
         if err is not None and self.delivery_error is None:
+            self.delivery_error = err
+
+    def _on_stage_error(self, err: str) -> None:
+        if self.delivery_error is None:
             self.delivery_error = err
 
     def _on_error(self, err: KafkaError) -> None:
@@ -171,11 +182,13 @@ class WorkerSourceTask(WorkerTask):
 
     def _check_delivery(self) -> None:
         if self.delivery_error is not None:
+            err = self.delivery_error
+            cause = KafkaException(err) if isinstance(err, KafkaError) else None
             raise ConnectError(
                 f"Unrecoverable exception from producer send callback: {self.delivery_error}"
-            ) from KafkaException(self.delivery_error)
+            ) from cause
 
-    def _commit(self, producer: Producer, task: SourceTask) -> None:
+    def _commit(self, producer: Producer | PipelinedProducer, task: SourceTask) -> None:
         """Flush, then write every offset whose records were all acknowledged."""
         if self.dlq is not None:
             self.dlq.flush(self.flush_timeout)
@@ -222,98 +235,11 @@ class WorkerSourceTask(WorkerTask):
         self._poll_failures = 0
         return batch
 
-    def _produce(self, producer: Producer, batch: pa.RecordBatch) -> None:
-        n = batch.num_rows
-        topics = batch.column("topic")
-        values = batch.column("value").to_pylist()
-        keys_col = batch.column("key")
-        keys = None if keys_col.null_count == n else keys_col.to_pylist()
-        ts = batch.column("timestamp")
-        parts_col = batch.column("partition")
-        parts = None if parts_col.null_count == n else parts_col.to_pylist()
-        hdr_col = batch.column("headers")
-        headers = None if hdr_col.null_count == n else hdr_col.to_pylist()
-        single = topics.null_count == 0 and (n == 1 or topics.unique().__len__() == 1)
-        topic_list = None if single else topics.to_pylist()
-        topic0 = topics[0].as_py()
-        if topic0 is None or (topic_list is not None and None in topic_list):
-            raise DataError(
-                "Source record has no topic", [i for i, t in enumerate(topics.to_pylist()) if t is None]
-            )
-        self.note_topics({topic0} if topic_list is None else set(topic_list))
-        if topic_list is None and parts is None and headers is None and ts.null_count in (0, n):
-            _produce_values(producer, topic0, values, _stamps(ts), keys)
-            return
-        stamps = None if ts.null_count == n else ts.cast(pa.int64()).to_pylist()
-        produce = producer.produce
-        for i in range(n):
-            kw: dict[str, Any] = {}
-            if keys is not None and keys[i] is not None:
-                kw["key"] = keys[i]
-            if stamps is not None and stamps[i] is not None:
-                kw["timestamp"] = stamps[i]
-            if parts is not None and parts[i] is not None:
-                kw["partition"] = parts[i]
-            if headers is not None and headers[i]:
-                kw["headers"] = [(h["key"], h["value"]) for h in headers[i]]
-            t = topic0 if topic_list is None else topic_list[i]
-            while True:
-                try:
-                    produce(t, values[i], **kw)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-
-
-def _stamps(ts: pa.Array) -> list[int] | int | None:
-    """A timestamp column for the producer: None (all null), one int (all equal, as a source
-    stamps a whole poll), or one int per record."""
-    if ts.null_count == len(ts):
-        return None
-    millis = ts.cast(pa.int64())
-    bounds = pc.min_max(millis)
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
-    if low == high:
-        return int(low)
-    stamps: list[int] = millis.to_pylist()
-    return stamps
-
-
-def _produce_values(
-    producer: Producer,
-    topic: str,
-    values: list[bytes],
-    stamps: list[int] | int | None,
-    keys: list[bytes | None] | None = None,
-) -> None:
-    """Enqueue values and keys (no partition or headers) in order, without bytecode per
-    record: ``map`` calls ``produce`` with positional arguments (topic, value, key,
-    partition, on_delivery, callback, timestamp; keyword parsing costs ~0.35 µs per call)
-    and a zero-length deque drains it. When the queue is full, the record that did not fit
-    is retried after a ``poll`` and the rest follow from where the iterators stopped."""
-    produce = producer.produce
-    rest = iter(values)
-    args: tuple[Iterator[Any], ...] = (repeat(topic), rest)
-    if keys is not None or stamps is not None:
-        args += (iter(keys) if keys is not None else repeat(None),)
-    if stamps is not None:
-        each = repeat(stamps) if isinstance(stamps, int) else iter(stamps)
-        args += (repeat(-1), repeat(None), repeat(None), each)
-    while True:
-        try:
-            deque(map(produce, *args), 0)
-            return
-        except BufferError:
-            i = len(values) - length_hint(rest) - 1  # map took it from ``rest``; produce refused it
-            stamp = stamps[i] if isinstance(stamps, list) else stamps
-            key = keys[i] if keys is not None else None
-            while True:
-                producer.poll(0.05)
-                try:
-                    if stamp is None:
-                        produce(topic, values[i], key)
-                    else:
-                        produce(topic, values[i], key, -1, None, None, stamp)
-                    break
-                except BufferError:
-                    continue
+    def _send(self, producer: Producer | PipelinedProducer, batch: pa.RecordBatch) -> None:
+        """Hand a converted batch to the producer (or the producing process), in order."""
+        topics = record_topics(batch)
+        self.note_topics(topics)
+        if isinstance(producer, PipelinedProducer):
+            producer.write(batch)
+        else:
+            produce_records(producer, batch, topics)

@@ -25,6 +25,7 @@ LABELS = [
     ("sink-json", "", "arrowsmith"),
     ("sink-json", "", "raw"),
     ("source-json", "", "arrowsmith"),
+    ("source-json", "split", "arrowsmith"),
     ("source-json", "", "raw"),
 ]
 
@@ -79,7 +80,9 @@ def test_every_scenario_runs_on_a_small_n(tmp_path: Path, kafka_bootstrap: str) 
     assert set(ratios) == {
         ("sink-json", "", "raw"),
         ("source-json", "", "raw"),
+        ("source-json", "split", "raw"),
         ("pipelined", "split", "arrowsmith/single"),
+        ("source-json", "split", "arrowsmith/source-json"),
     }
     assert all(q["records_per_s"] > 0 for q in ratios.values())
     assert ratios[("pipelined", "split", "arrowsmith/single")]["cpu_per_record"] > 0

@@ -1,13 +1,17 @@
-"""pipeline.processes=2: a sink task's put() in a second pinned process, fed through the ring."""
+"""pipeline.processes=2: a task split over two pinned processes joined by the ring (a sink's
+conversion and put, a source's produce)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
+from engine.testing.pytest_kafka import TopicFactory
 from tests.integration.rest_client import rest_worker, wait_until
 from tests.integration.standalone_proc import count_lines
 
@@ -78,6 +82,110 @@ def test_pipeline_processes_is_validated(tmp_path: Path, kafka_bootstrap: str) -
         assert (
             "Invalid value 3 for configuration pipeline.processes: Value must be no more than 2" in r.error[1]
         )
+    finally:
+        try:
+            next(gen, None)
+        finally:
+            proc.stop()
+
+
+def _topic_values(bootstrap: str, topic: str, n: int, timeout: float = 60) -> list[bytes]:
+    """The first ``n`` values of partition 0 of ``topic`` (fewer if they do not come in time)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-check"})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < n and time.monotonic() < deadline:
+            for m in consumer.consume(10_000, 0.5):
+                assert m.error() is None, m.error()
+                got.append(m.value())
+    finally:
+        consumer.close()
+    return got
+
+
+def _stage_processes(proc: Any) -> tuple[psutil.Process, list[psutil.Process]]:
+    [worker] = [c for c in psutil.Process(proc.proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+    return worker, [c for c in worker.children() if "spawn_main" in " ".join(c.cmdline())]
+
+
+def test_pipelined_source_keeps_order_commits_acknowledged_offsets_and_resumes(
+    tmp_path: Path, kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """pipeline.processes=2 on a source: poll/convert in the worker process, produce in a
+    second pinned one; records arrive once, in order; the stored offset is the file position
+    of the last acknowledged line; a stopped and resumed connector goes on from there."""
+    topic = new_topic(1)
+    source = tmp_path / "in.txt"
+    first = [f"line {i:06d}" for i in range(50_000)]
+    source.write_text("".join(f"{v}\n" for v in first))
+    gen = rest_worker(tmp_path, kafka_bootstrap, **{"worker.processes": 1, "offset.flush.interval.ms": 500})
+    proc, client = next(gen)
+    config = {
+        "connector.class": "FileStreamSource",
+        "file": str(source),
+        "topic": topic,
+        "batch.size": "2000",
+        "pipeline.processes": "2",
+    }
+    try:
+        client.create("piped-src", config)
+        got = _topic_values(kafka_bootstrap, topic, len(first))
+        assert got == [v.encode() for v in first]  # the worker's StringConverter
+        worker, stages = _stage_processes(proc)
+        assert len(stages) == 1
+        assert stages[0].cpu_affinity() != worker.cpu_affinity() or len(psutil.Process().cpu_affinity()) == 1
+        size = source.stat().st_size
+        wait_until(
+            lambda: (
+                client.ok("GET", "/connectors/piped-src/offsets")["offsets"]
+                == [{"partition": {"filename": str(source)}, "offset": {"position": size}}]
+            ),
+            30,
+            "the offset of the last acknowledged line",
+        )
+        assert client.put("/connectors/piped-src/stop").status == 204
+        wait_until(lambda: not any(s.is_running() for s in stages), 15, "the producer process to exit")
+        more = [f"more {i:06d}" for i in range(10_000)]
+        with source.open("a") as f:
+            f.write("".join(f"{v}\n" for v in more))
+        assert client.put("/connectors/piped-src/resume").status == 202
+        got = _topic_values(kafka_bootstrap, topic, len(first) + len(more) + 1, timeout=20)
+        assert got == [v.encode() for v in first + more]  # nothing twice, nothing lost
+        assert client.states("piped-src") == ("RUNNING", ["RUNNING"])
+    finally:
+        try:
+            next(gen, None)
+        finally:
+            proc.stop()
+
+
+def test_pipelined_source_fails_the_task_when_kafka_refuses_a_record(
+    tmp_path: Path, kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """The producing process's failed delivery fails the task with the broker's error, and
+    the offset of the refused record is never committed."""
+    topic = new_topic(1, config={"max.message.bytes": "2000"})
+    source = tmp_path / "in.txt"
+    source.write_text("small 1\n" + "x" * 5_000 + "\nsmall 2\n")
+    gen = rest_worker(tmp_path, kafka_bootstrap, **{"worker.processes": 1, "offset.flush.interval.ms": 500})
+    proc, client = next(gen)
+    try:
+        client.create(
+            "piped-big",
+            {
+                "connector.class": "FileStreamSource",
+                "file": str(source),
+                "topic": topic,
+                "pipeline.processes": "2",
+            },
+        )
+        client.wait_states("piped-big", "RUNNING", ["FAILED"], timeout=60)
+        trace = client.status("piped-big")["tasks"][0]["trace"]
+        assert "Unrecoverable exception from producer send callback" in trace
+        assert "MSG_SIZE_TOO_LARGE" in trace or "too large" in trace.lower()
+        assert client.ok("GET", "/connectors/piped-big/offsets")["offsets"] == []
     finally:
         try:
             next(gen, None)

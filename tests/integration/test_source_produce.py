@@ -7,7 +7,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from engine.runtime.source_runner import _produce_values
+from engine.runtime.produce import _produce_values
 from engine.testing.pytest_kafka import TopicFactory
 
 N = 12_000
