@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from engine.runtime.pipeline import REPLY_TIMEOUT_S, end_stage, send_failure, stage_setup, start_stage
 from engine.spi.errors import ConnectError
-from engine.transport import RingEnd, RingReader
+from engine.transport import PeerGoneError, RingEnd, RingReader
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +147,18 @@ class PipelinedProducer:
         try:
             kind, value = self.conn.recv()
         except EOFError as e:
-            self.proc.join(1)
-            why = f": {self.failure}" if self.failure else ""
-            code = self.proc.exitcode
-            raise ConnectError(f"pipeline producer process ended (exit code {code}){why}") from e
+            raise self._ended() from e
         if kind == "acked":
             self.acked = max(self.acked, value)
         elif kind == "error":
             self.failure = self.failure or value
             self._on_error(value)
         return kind, value
+
+    def _ended(self) -> ConnectError:
+        self.proc.join(1)
+        why = f": {self.failure}" if self.failure else ""
+        return ConnectError(f"pipeline producer process ended (exit code {self.proc.exitcode}){why}")
 
     def poll(self, timeout: float = 0) -> int:
         """Take what the producing process reported (acknowledgements, a failure)."""
@@ -171,7 +173,10 @@ class PipelinedProducer:
 
     def write(self, batch: pa.RecordBatch) -> None:
         self.poll(0)
-        self.writer.write(batch, timeout=REPLY_TIMEOUT_S)
+        try:
+            self.writer.write(batch, timeout=REPLY_TIMEOUT_S)
+        except PeerGoneError as e:
+            raise self._ended() from e
         self.seq += 1
 
     def _call(self, op: str, timeout: float) -> int:
