@@ -69,6 +69,17 @@ class ErrorHandler:
             return self._with_retries(step, batch)
         except Exception as e:
             first_error = e
+        try:
+            return self._recover(stage, class_name, step, batch, first_error)
+        finally:
+            # the error's traceback holds this frame and this frame the error: breaking the
+            # cycle frees the error, its partial output and the batch now, not at the next
+            # cyclic garbage collection (a batch's worth of Arrow memory each time)
+            del first_error
+
+    def _recover(
+        self, stage: str, class_name: str, step: Step, batch: pa.RecordBatch, first_error: Exception
+    ) -> list[pa.RecordBatch]:
         bad = self._bad_rows(step, batch, first_error)
         stage = getattr(first_error, "stage", stage)
         class_name = getattr(first_error, "class_name", class_name)
@@ -151,7 +162,7 @@ class ErrorHandler:
 
     def _bad_rows(self, step: Step, batch: pa.RecordBatch, error: BaseException) -> list[int]:
         rows = getattr(error, "rows", ())
-        if rows and all(0 <= r < batch.num_rows for r in rows):
+        if rows and min(rows) >= 0 and max(rows) < batch.num_rows:
             return sorted(set(rows))
         return self._bisect(step, batch, 0)
 

@@ -155,8 +155,9 @@ class _Failures:
         row) when it can be built."""
         if not self.found:
             return
-        union = np.logical_or.reduce([bad for bad, _ in self.found])
-        first_row = int(np.flatnonzero(union)[0])
+        union = self.found[0][0] if len(self.found) == 1 else np.logical_or.reduce([b for b, _ in self.found])
+        rows = np.flatnonzero(union)
+        first_row = int(rows[0])
         message = next(msg for bad, msg in self.found if bad[first_row])
         output = None
         if partial is not None:
@@ -164,15 +165,18 @@ class _Failures:
                 output = partial()
             except Exception:  # the runtime runs the step again on the good rows instead
                 output = None
-        raise DataError(message, rows=np.flatnonzero(union).tolist(), partial=output)
+        raise DataError(message, rows=rows.tolist(), partial=output)
 
 
 # ------------------------------------------------------------------------------ conversions
 
 _INT_RE = r"^[+-]?[0-9]+$"
 _WS = r"[\x00-\x20]*"
-_FLOAT_RE = rf"^{_WS}[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?){_WS}$"
-_HEX_RE = rf"^{_WS}[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+[fFdD]?{_WS}$"
+# Double.parseDouble's grammar: a decimal or hexadecimal literal between whitespace
+_FLOAT_LITERAL = r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)"
+_HEX_LITERAL = r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+[fFdD]?"
+_FLOAT_RE = rf"^{_WS}{_FLOAT_LITERAL}{_WS}$"
+_HEX_RE = rf"^{_WS}{_HEX_LITERAL}{_WS}$"
 _PY_HEX = re.compile(r"[fFdD]$")
 
 
@@ -234,8 +238,8 @@ def _parse_float(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
     """
     typ = _OUTPUT_TYPES[target]
     # Rows with a character plain decimal text never has ("n/a", spaces, "NaN": usually few)
-    # are found with one byte-level pass and set aside; Arrow parses the rest. When Arrow
-    # cannot, the exact split by regex decides which rows it may parse.
+    # are found with one byte-level pass and set aside (made null); Arrow parses the rest.
+    # When Arrow cannot, the exact split by regex decides which rows it may parse.
     odd = _odd_rows(text)
     if odd is None or not odd.any():
         fast = _arrow_float(text, typ)
@@ -244,7 +248,7 @@ def _parse_float(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
         out = None
     else:
         plain = ~odd
-        out = _arrow_float(pc.if_else(pa.array(plain), text, pa.scalar(None, pa.string())), typ)
+        out = _arrow_float(_nulled(text, odd), typ)
     if out is None:
         plain = np.asarray(
             pc.fill_null(pc.match_substring_regex(text, _PLAIN_FLOAT_RE), True).to_numpy(
@@ -257,11 +261,12 @@ def _parse_float(text: pa.Array, target: str, failures: _Failures) -> pa.Array:
     if others.size == 0:
         return out
     sub_out, sub_ok = _parse_float_exact(text.take(pa.array(others)), typ)
-    mask = ~plain
-    out = pc.replace_with_mask(out, pa.array(mask), sub_out)
-    bad = np.zeros(len(text), dtype=bool)
-    bad[others[~sub_ok]] = True
-    failures.add(bad, _out_of_range(text))
+    if sub_out.null_count < len(sub_out):  # else: nulls for nulls (garbage text), nothing to do
+        out = pc.replace_with_mask(out, pa.array(~plain), sub_out)
+    if not sub_ok.all():
+        bad = np.zeros(len(text), dtype=bool)
+        bad[others[~sub_ok]] = True
+        failures.add(bad, _out_of_range(text))
     return out
 
 
@@ -272,14 +277,14 @@ def _arrow_float(text: pa.Array, typ: pa.DataType) -> pa.Array | None:
         out = pc.cast(text, typ)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if pc.any(pc.is_nan(out)).as_py() or pc.any(pc.is_inf(out)).as_py():
+    if not pc.all(pc.is_finite(out), min_count=0).as_py():  # NaN or ±infinity somewhere
         return None
     return out
 
 
 _NUMBER_CHARS = b"0123456789+-.eE"
-_ODD_BYTE = np.ones(256, dtype=np.uint8)
-_ODD_BYTE[np.frombuffer(_NUMBER_CHARS, dtype=np.uint8)] = 0
+# bytes.translate table: 1 for a byte plain decimal text never has, 0 for the others
+_ODD_BYTES = bytes(0 if b in _NUMBER_CHARS else 1 for b in range(256))
 
 
 def _odd_rows(text: pa.Array) -> np.ndarray | None:
@@ -292,16 +297,49 @@ def _odd_rows(text: pa.Array) -> np.ndarray | None:
     data_buf = text.buffers()[2]
     if data_buf is None or offsets[-1] == offsets[0]:
         return odd
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    if not data.tobytes().translate(None, _NUMBER_CHARS):  # the common case, in one C pass
+    data = memoryview(data_buf)[int(offsets[0]) : int(offsets[-1])].tobytes()
+    flags = data.translate(_ODD_BYTES)  # one C pass: a 1 for each odd byte
+    if flags.find(1) < 0:  # the common case: none
         return odd
-    positions = np.flatnonzero(_ODD_BYTE.take(data))
+    positions = np.flatnonzero(np.frombuffer(flags, dtype=bool))
     odd[np.searchsorted(offsets[1:] - offsets[0], positions, side="right")] = True
     return odd
 
 
+def _nulled(text: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``text`` (a string array) with ``rows`` made null: a new validity bitmap over the same
+    offsets and characters (no copy of the strings)."""
+    keep = ~rows
+    if text.null_count:
+        keep &= np.asarray(text.is_valid().to_numpy(zero_copy_only=False), bool)
+    if text.offset:  # the bitmap starts where the buffers do
+        keep = np.concatenate((np.zeros(text.offset, bool), keep))
+    bits = np.packbits(keep, bitorder="little")
+    _, offsets, data = text.buffers()
+    return pa.Array.from_buffers(
+        text.type, len(text), [pa.py_buffer(bits), offsets, data], offset=text.offset
+    )
+
+
+# Up to this many rows, the exact parse runs in Python (the rare odd rows of a batch: a
+# dozen Arrow calls cost more than a loop over a few strings); above it, Arrow kernels.
+_EXACT_IN_PYTHON_ROWS = 256
+_JAVA_WS = "".join(map(chr, range(0x21)))  # String.trim's whitespace: U+0000..U+0020
+_PY_FLOAT = re.compile(_FLOAT_LITERAL)
+_PY_HEX_LITERAL = re.compile(_HEX_LITERAL)
+_SUFFIXES = "fFdD"
+
+
 def _parse_float_exact(text: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
-    """Java's float parsing for any text: the values, and which rows were numbers."""
+    """Java's float parsing for any text: the values, and which rows were numbers (null rows
+    count as numbers: they stay null)."""
+    if len(text) <= _EXACT_IN_PYTHON_ROWS:
+        return _parse_float_few(text, typ)
+    return _parse_float_kernels(text, typ)
+
+
+def _parse_float_kernels(text: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """:func:`_parse_float_exact` with Arrow kernels (four regex passes), for many rows."""
     ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE), True)
     hex_rows = pc.fill_null(pc.match_substring_regex(text, _HEX_RE), False)
     trimmed = pc.replace_substring_regex(text, r"^[\x00-\x20]+|[\x00-\x20]+$", "")
@@ -315,6 +353,46 @@ def _parse_float_exact(text: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.n
         out = pc.replace_with_mask(out, pa.array(hex_mask), parsed)
         ok = pc.or_(ok, hex_rows)
     return out, np.asarray(ok.to_numpy(zero_copy_only=False), bool)
+
+
+def _parse_float_few(text: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """:func:`_parse_float_exact` in Python, for a few rows: the same grammar and the same
+    Arrow cast of the same cleaned text, so both give the same values and the same errors."""
+    values = text.to_pylist()
+    # each distinct text once: bad values repeat ("n/a", "")
+    found = {v: _java_float_literal(v) for v in set(values) if v is not None}
+    if not any(number for number, _, _ in found.values()):  # only garbage (and nulls)
+        return pa.nulls(len(values), typ), np.array([v is None for v in values], dtype=bool)
+    parsed = [_NULL_TEXT if v is None else found[v] for v in values]
+    ok = np.array([p[0] for p in parsed], dtype=bool)
+    cleaned = [p[1] for p in parsed]
+    if any(c is not None for c in cleaned):
+        out = pc.cast(pa.array(cleaned, pa.string()), typ)
+    else:
+        out = pa.nulls(len(parsed), typ)
+    hex_rows = [i for i, p in enumerate(parsed) if p[2] is not None]
+    if hex_rows:
+        mask = np.zeros(len(parsed), dtype=bool)
+        mask[hex_rows] = True
+        hex_values = pa.array([parsed[i][2] for i in hex_rows], pa.float64()).cast(typ)
+        out = pc.replace_with_mask(out, pa.array(mask), hex_values)
+    return out, ok
+
+
+_NULL_TEXT: tuple[bool, str | None, float | None] = (True, None, None)  # stays null
+
+
+def _java_float_literal(value: str) -> tuple[bool, str | None, float | None]:
+    """One text as ``Double.parseDouble`` reads it: (is it a number, the decimal literal
+    trimmed and without its suffix for Arrow to parse, the value of a hexadecimal literal).
+    The regexes of :func:`_parse_float_kernels` without their whitespace, after Java's trim
+    (a literal starts and ends with no whitespace), so both agree."""
+    trimmed = value.strip(_JAVA_WS)
+    if _PY_FLOAT.fullmatch(trimmed):
+        return True, (trimmed[:-1] if trimmed[-1] in _SUFFIXES else trimmed), None
+    if _PY_HEX_LITERAL.fullmatch(trimmed):
+        return True, None, float.fromhex(trimmed[:-1] if trimmed[-1] in _SUFFIXES else trimmed)
+    return False, None, None
 
 
 def _to_boolean_from_long(longs: pa.Array) -> pa.Array:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+from collections.abc import Callable
+from typing import Any
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -75,10 +80,11 @@ def test_named_rows_are_trusted() -> None:
     assert calls == [3, 2]  # the whole batch, then the good records once: no bisection
 
 
-def test_a_partial_output_is_kept_instead_of_running_the_step_again() -> None:
-    calls: list[int] = []
+def _upper_or_flag(calls: list[int]) -> Callable[[pa.RecordBatch], list[pa.RecordBatch]]:
+    """A one-in-one-out step: upper-cases values; rows reading "bad" fail, with the
+    partial output handed over; ``calls`` gets the row count of each call."""
 
-    def upper_or_flag(b: pa.RecordBatch) -> list[pa.RecordBatch]:
+    def step(b: pa.RecordBatch) -> list[pa.RecordBatch]:
         calls.append(b.num_rows)
         upper = b.set_column(5, "value", pc.utf8_upper(b.column("value")))
         bad = [i for i, v in enumerate(b.column("value").to_pylist()) if v == "bad"]
@@ -86,12 +92,44 @@ def test_a_partial_output_is_kept_instead_of_running_the_step_again() -> None:
             raise DataError("bad rows", rows=bad, partial=upper)
         return [upper]
 
+    return step
+
+
+def test_a_partial_output_is_kept_instead_of_running_the_step_again() -> None:
+    calls: list[int] = []
+    upper_or_flag = _upper_or_flag(calls)
+
     h, seen = handler()
     out = h.run("TRANSFORMATION", "Upper", upper_or_flag, batch("a", "bad", "b", "bad"))
     assert values(out) == ["A", "B"]
     assert [o for b in out for o in b.column("offset").to_pylist()] == [10, 12]
     assert seen[0][0] == [11, 13]
     assert calls == [4]  # once: the good rows come from the partial output
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ("bad", "a", "b", "c"),  # first
+        ("a", "b", "bad", "c", "d"),  # middle
+        ("a", "b", "c", "bad"),  # last
+        ("bad", "bad", "a", "bad", "b", "bad", "bad", "bad", "c", "bad"),  # several per run, both ends
+        ("bad", "bad", "bad"),  # all
+    ],
+)
+def test_partial_output_with_bad_rows_anywhere(texts: tuple[str, ...]) -> None:
+    calls: list[int] = []
+    upper_or_flag = _upper_or_flag(calls)
+
+    h, seen = handler()
+    out = h.run("TRANSFORMATION", "Upper", upper_or_flag, batch(*texts))
+    good = [i for i, v in enumerate(texts) if v != "bad"]
+    assert values(out) == [texts[i].upper() for i in good]
+    assert [o for b in out for o in b.column("offset").to_pylist()] == [10 + i for i in good]
+    assert len(out) == (1 if good else 0)  # one batch on, not one per run of good rows
+    assert seen == [([10 + i for i, v in enumerate(texts) if v == "bad"], "TRANSFORMATION", "Upper")]
+    assert calls == [len(texts)]
+    assert h.metrics.counters["records_skipped_total"] == len(texts) - len(good)
 
 
 def test_a_partial_output_of_the_wrong_length_is_not_used() -> None:
@@ -102,6 +140,28 @@ def test_a_partial_output_of_the_wrong_length_is_not_used() -> None:
 
     h, _ = handler()
     assert values(h.run("TRANSFORMATION", "X", short_partial, batch("a", "bad", "b"))) == ["a", "b"]
+
+
+def test_the_error_and_its_partial_output_are_freed_when_the_handler_returns() -> None:
+    freed: list[weakref.ref[DataError]] = []
+
+    class Tracked(DataError):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            freed.append(weakref.ref(self))
+
+    def flag_bad(b: pa.RecordBatch) -> list[pa.RecordBatch]:
+        if "bad" in b.column("value").to_pylist():
+            raise Tracked("bad", rows=[1], partial=b)
+        return [b]
+
+    h, _ = handler()
+    gc.disable()  # freed by reference counting, not by a later collection of a cycle
+    try:
+        assert values(h.run("TRANSFORMATION", "X", flag_bad, batch("a", "bad", "b"))) == ["a", "b"]
+        assert len(freed) == 1 and freed[0]() is None
+    finally:
+        gc.enable()
 
 
 def test_tolerance_none_fails_naming_the_record() -> None:

@@ -169,6 +169,56 @@ def test_chain_of_two_and_dropping(registry: PluginRegistry) -> None:
     assert chain.apply(batch()) == []
 
 
+@pytest.mark.parametrize(
+    "amounts",
+    [
+        ["n/a", "1.5", "2", "3e1"],  # first
+        ["1.5", "2", "n/a", "3e1", " 4 "],  # middle, next to an odd but good row
+        ["1.5", "2", "3e1", "n/a"],  # last
+        ["n/a", "", "1.5", "n/a", "x", "2", "2f", "n/a", "n/a"],  # several per run, both ends
+        ["n/a", "", "x"],  # all
+    ],
+)
+def test_cast_with_bad_rows_under_the_error_handler(amounts: list[str]) -> None:
+    from engine.transforms.cast import CastValue
+    from engine.transforms.insert_field import InsertFieldValue
+
+    registry = PluginRegistry()
+    registry.register(CastValue)
+    registry.register(InsertFieldValue)
+    chain = TransformChain(
+        registry,
+        {
+            "transforms": "cast,insert",
+            "transforms.cast.type": "CastValue",
+            "transforms.cast.spec": "amount:float64",
+            "transforms.insert.type": "InsertFieldValue",
+            "transforms.insert.static.field": "source",
+            "transforms.insert.static.value": "s",
+        },
+    )
+    reported: list[list[dict[str, object]]] = []
+    errors = ErrorHandler(
+        ErrorPolicy(tolerance_all=True),
+        "c-0",
+        TaskMetrics("c", 0),
+        [lambda b, rows, *_: reported.append(b.take(pa.array(rows, pa.int64())).to_pylist())],
+    )
+    value = pa.array([{"amount": a} for a in amounts], pa.struct([pa.field("amount", pa.string())]))
+    out = chain.apply(
+        make_batch(topic="t", value=value, offset=list(range(len(amounts)))), errors.transform_runner
+    )
+    java = {"1.5": 1.5, "2": 2.0, "3e1": 30.0, " 4 ": 4.0, "2f": 2.0}
+    good = [i for i, a in enumerate(amounts) if a in java]
+    assert len(out) == (1 if good else 0)
+    assert [o for b in out for o in b.column("offset").to_pylist()] == good
+    assert values(out) == [{"amount": java[amounts[i]], "source": "s"} for i in good]
+    bad = [i for i, a in enumerate(amounts) if a not in java]
+    assert [(r["offset"], r["value"]) for rows in reported for r in rows] == [
+        (i, {"amount": amounts[i]}) for i in bad
+    ]
+
+
 def test_sliced_input(registry: PluginRegistry) -> None:
     chain = TransformChain(registry, {"transforms": "up", "transforms.up.type": "Upper"})
     assert values(chain.apply(batch("x", "y", "z").slice(1, 2))) == ["Y", "Z"]

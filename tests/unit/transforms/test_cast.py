@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import decimal
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -448,6 +449,136 @@ def test_rowwise_and_sliced() -> None:
     assert_rowwise(t, batch(arr, f))
     f, arr = schemaless([{"a": "1"}, None, {"a": "3"}])
     assert_sliced(t, batch(arr, f))
+
+
+# ----------------------------------------------------------------------------- text with bad rows
+
+# Java's value for each text (None: Double.parseDouble throws); the texts with a character plain
+# decimal text never has take the exact path, the others Arrow's parser.
+FLOAT_TEXTS: dict[str, float | None] = {
+    "1.5": 1.5,
+    "2.5": 2.5,
+    "3.5": 3.5,
+    "4": 4.0,
+    "5e1": 50.0,
+    "6": 6.0,
+    "-2e3": -2000.0,
+    " 1.5 ": 1.5,
+    "\t7\n": 7.0,
+    "2f": 2.0,
+    "3.25D": 3.25,
+    "0x1p3": 8.0,
+    "-0X.8P1d": -1.0,
+    "-Infinity": -math.inf,
+    "n/a": None,
+    "": None,
+    "1,5": None,
+    "inf": None,
+    "0x1p": None,
+    "1e": None,
+    "x": None,
+}
+
+
+def float_rows(texts: Sequence[str | None], offset: int = 0) -> pa.RecordBatch:
+    f = cs.field("value", pa.struct([pa.field("id", pa.int64()), pa.field("amount", pa.string())]))
+    values = [{"id": i, "amount": t} for i, t in enumerate(texts)]
+    return batch(values, f, offset=list(range(offset, offset + len(texts))))
+
+
+def java_amounts(texts: Sequence[str | None]) -> list[float | None]:
+    return [None if t is None else FLOAT_TEXTS[t] for t in texts]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["n/a", "1.5", "2.5", "3.5"],  # bad row first
+        ["1.5", "2.5", "n/a", "3.5"],  # in the middle
+        ["1.5", "2.5", "3.5", "n/a"],  # last
+        ["n/a", "", "1.5", "n/a", "n/a", "2.5", "1,5", "1e"],  # several, adjacent ones too
+        ["n/a", "", "inf", "0x1p"],  # all bad
+        [" 1.5 ", "n/a", "2f", None, "0x1p3", "inf", "-Infinity", "3.25D", "1.5"],  # odd but good rows
+        ["1e", "1.5", "n/a", "-2e3"],  # a plain-looking row Arrow cannot parse
+    ],
+)
+def test_bad_float_text_rows_are_named_and_the_partial_output_is_row_for_row(texts: list[str | None]) -> None:
+    b = float_rows(texts)
+    want = java_amounts(texts)
+    bad = tuple(i for i, t in enumerate(texts) if t is not None and want[i] is None)
+    with pytest.raises(DataError) as e:
+        cast("amount:float64", b)
+    assert e.value.rows == bad
+    assert str(e.value) == f"Value ({texts[bad[0]]}) {RANGE}"
+    partial = e.value.partial
+    assert isinstance(partial, pa.RecordBatch) and partial.num_rows == len(texts)
+    got = [r["amount"] for r in rows_of(partial)]
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        if i not in bad:
+            assert g == w, (i, texts[i], g, w)
+    good = [t for i, t in enumerate(texts) if i not in bad]
+    assert [r["amount"] for r in rows_of(cast("amount:float64", float_rows(good)))] == java_amounts(good)
+
+
+def test_bad_float_text_in_a_sliced_column_with_nulls() -> None:
+    texts = ["n/a", "1.5", None, " 2.5", "x", None, "4", "5e1", "n/a", "6"]
+    b = float_rows(texts).slice(1, 8)  # the value column starts at an offset
+    with pytest.raises(DataError) as e:
+        cast("amount:float64", b)
+    assert e.value.rows == (3, 7)
+    got = [r["amount"] for r in rows_of(e.value.partial)]
+    assert [got[i] for i in (0, 1, 2, 4, 5, 6)] == [1.5, None, 2.5, None, 4.0, 50.0]
+
+
+def test_many_odd_float_rows_take_the_kernel_path_and_agree() -> None:
+    from engine.transforms.cast import _EXACT_IN_PYTHON_ROWS
+
+    texts = list(FLOAT_TEXTS) * 40
+    exact = [t for t in texts if t not in ("1.5", "2.5", "3.5", "4", "5e1", "6", "-2e3")]
+    assert len(exact) > _EXACT_IN_PYTHON_ROWS  # the rows not plain decimal text
+    with pytest.raises(DataError) as e:
+        cast("float64", batch(texts, cs.field("value", pa.string())))
+    want = java_amounts(texts)
+    assert e.value.rows == tuple(i for i, w in enumerate(want) if w is None)
+    got = rows_of(e.value.partial)
+    assert [g for g, w in zip(got, want, strict=True) if w is not None] == [w for w in want if w is not None]
+
+
+FLOAT_ALPHABET = "0123456789+-.eExXpPfFdDaAbcNIinty \t\x00\x1f/,"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(FLOAT_ALPHABET, max_size=10),
+            st.sampled_from([*FLOAT_TEXTS, "NaN", "+NaN", "Infinity", "1.", ".5", "+.5e3", "0x.8p-1f"]),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from([pa.float64(), pa.float32()]),
+)
+def test_exact_float_parse_in_python_equals_the_kernels(texts: list[str | None], typ: pa.DataType) -> None:
+    from engine.transforms.cast import _parse_float_few, _parse_float_kernels
+
+    arr = pa.array(texts, pa.string())
+    results = []
+    for parse in (_parse_float_few, _parse_float_kernels):
+        try:
+            out, ok = parse(arr, typ)
+            results.append((out.to_pylist(), ok.tolist()))
+        except (ValueError, OverflowError) as error:  # the same Arrow cast: the same errors
+            results.append((type(error), None))
+    (few, few_ok), (kernels, kernels_ok) = results
+    assert few_ok == kernels_ok
+    if isinstance(few, list) and isinstance(kernels, list):
+        assert [None if v is None else ("nan" if math.isnan(v) else v) for v in few] == [
+            None if v is None else ("nan" if math.isnan(v) else v) for v in kernels
+        ]
+    else:
+        assert few == kernels
 
 
 # ----------------------------------------------------------------------------- Java semantics (hypothesis)
