@@ -30,8 +30,10 @@ from engine.spi import schema
 BLOCK_ROWS = 4096
 _MASK64 = (1 << 64) - 1
 
-Maker = Callable[[np.random.Generator, np.ndarray, int], pa.Array]
-"""(random stream, sequence numbers of the rows, row count) → column."""
+Maker = Callable[["np.random.Generator", np.ndarray, int], pa.Array]
+"""(random stream, sequence numbers of the rows, row count) → column. (The random stream's
+type is named, not evaluated: ``np.random`` is imported only when records are generated,
+not when plugin discovery imports the connector.)"""
 
 _ARROW = {
     "int": pa.int32(),

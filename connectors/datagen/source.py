@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -205,6 +204,8 @@ class DatagenTask(SourceTask):
         self.partition = {TASK_ID: task_id}
         seed = cfg[RANDOM_SEED]
         if seed is None:
+            import secrets  # here, not at import: plugin discovery imports this module everywhere
+
             seed = secrets.randbits(63)
         self.count = 0
         self.generation = 0

@@ -77,9 +77,13 @@ CONSUMER_DEFAULTS: Mapping[str, str] = {
     "auto.offset.reset": "earliest",
     "enable.partition.eof": "false",
     # Prefetch enough to keep a task busy, not more: librdkafka's defaults (100 000 messages
-    # per partition, 64 MiB) cost ~100 MB of RSS on 8 partitions for no throughput.
+    # per partition, 64 MiB) cost ~100 MB of RSS on 8 partitions for no throughput. 20 000
+    # messages are two batches (worker.batch.max.rows), ~100 ms of one task at full speed
+    # (10 000 cost one task ~20 % of its records/s). 2 MiB also sizes each fetch (librdkafka
+    # caps fetch.max.bytes at it unless that is set). Every sink task has a consumer of its
+    # own: with a full queue one held 26 MB at 8 MiB, 14 MB at 2 MiB (docs/performance.md).
     "queued.min.messages": "20000",
-    "queued.max.messages.kbytes": "8192",
+    "queued.max.messages.kbytes": "2048",
     "fetch.wait.max.ms": "100",
     "fetch.queue.backoff.ms": "100",
     "max.partition.fetch.bytes": "4194304",

@@ -1,7 +1,9 @@
-"""Worker processes allocate Arrow memory with jemalloc unless the user chose a pool."""
+"""Worker processes allocate Arrow memory with jemalloc unless the user chose a pool, and cap
+glibc's malloc arenas at their cores unless the user set MALLOC_ARENA_MAX."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,3 +25,42 @@ def test_jemalloc_by_default() -> None:
 
 def test_the_users_choice_wins() -> None:
     assert pool("system") == "system"
+
+
+ARENAS = """
+import json, threading
+from engine.runtime.worker_process import lean_malloc
+
+def thread_arenas():  # glibc maps each thread arena at a 64 MiB boundary
+    starts = (int(line.split("-")[0], 16) for line in open("/proc/self/maps") if len(line.split()) < 6)
+    return sum(1 for a in starts if a % (64 << 20) == 0)
+
+before = thread_arenas()
+cap = lean_malloc(1)
+def allocate():
+    blocks = [bytearray(100_000) for _ in range(100)]
+    del blocks
+threads = [threading.Thread(target=allocate) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps({"cap": cap, "new": thread_arenas() - before}))
+"""
+
+
+def arenas(env_value: str | None) -> dict[str, int | None]:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    if env_value is not None:
+        env["MALLOC_ARENA_MAX"] = env_value
+    out = subprocess.run([sys.executable, "-c", ARENAS], env=env, capture_output=True, text=True, check=True)
+    result: dict[str, int | None] = json.loads(out.stdout)
+    return result
+
+
+def test_threads_started_after_the_cap_share_the_arenas() -> None:
+    assert arenas(None) == {"cap": 1, "new": 0}
+
+
+def test_the_users_malloc_arena_max_wins() -> None:
+    assert arenas("16")["cap"] is None

@@ -9,9 +9,10 @@ import pytest
 
 from connectors.postgres_cdc import types as t
 from connectors.postgres_cdc.config import CdcConfig
-from connectors.postgres_cdc.connector import PostgresConnector, ack_lsn
+from connectors.postgres_cdc.connector import PostgresConnector
 from connectors.postgres_cdc.events import topic_name
 from connectors.postgres_cdc.stream import Resume
+from connectors.postgres_cdc.task import ack_lsn
 from engine.spi import schema as cs
 from engine.spi.errors import ConfigError
 
