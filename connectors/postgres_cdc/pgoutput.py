@@ -39,6 +39,8 @@ PG_EPOCH_US = 946_684_800_000_000
 BEGIN, COMMIT, ORIGIN, RELATION, TYPE = b"B"[0], b"C"[0], b"O"[0], b"R"[0], b"Y"[0]
 INSERT, UPDATE, DELETE, TRUNCATE = b"I"[0], b"U"[0], b"D"[0], b"T"[0]
 CHANGES = frozenset({INSERT, UPDATE, DELETE})
+# Messages that count as a change of their transaction (an ordinal each).
+COUNTED = CHANGES | {TRUNCATE}
 KIND_NULL, KIND_UNCHANGED, KIND_TEXT = b"n"[0], b"u"[0], b"t"[0]
 OLD_KEY, OLD_FULL, NEW = b"K"[0], b"O"[0], b"N"[0]
 

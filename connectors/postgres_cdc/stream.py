@@ -158,7 +158,7 @@ class ChangeReader:
                 continue
             data = msg.payload
             tag = data[0]
-            if tag in pg.CHANGES:
+            if tag in pg.COUNTED:  # a row change or a truncate: one ordinal in its transaction
                 tx = self.tx
                 if tx is None or self.skip_tx:
                     continue
@@ -169,18 +169,24 @@ class ChangeReader:
                 if tx_index < 0 or txs[tx_index] is not tx:
                     txs.append(tx)
                     tx_index = len(txs) - 1
+                lsn = msg.data_start
+                self.last_lsn = lsn
+                rows += 1
+                open_rows = True
+                if tag == pg.TRUNCATE:
+                    t = pg.parse_truncate(data)
+                    relations_of = tuple(self.relations.get(r) for r in t.relids)
+                    items.append(TruncateItem(relations_of, t.options, lsn, tx_index, self.ordinal))
+                    run = None
+                    continue
                 relid = pg.relid_of(data)
                 if run is None or run.relid != relid:
                     run = Run(relid, self.relations.get(relid))
                     items.append(run)
                 run.payloads.append(data)
-                lsn = msg.data_start
                 run.lsns.append(lsn)
                 run.txs.append(tx_index)
                 run.ordinals.append(self.ordinal)
-                self.last_lsn = lsn
-                rows += 1
-                open_rows = True
             elif tag == pg.BEGIN:
                 self._begin(pg.parse_begin(data))
                 run = None
@@ -205,31 +211,6 @@ class ChangeReader:
                 rel = pg.parse_relation(data)
                 self.relations[rel.relid] = rel
                 relations.append(rel)
-                run = None
-            elif tag == pg.TRUNCATE:
-                tx = self.tx
-                if tx is None or self.skip_tx:
-                    continue
-                self.ordinal += 1
-                if self.skip:
-                    self.skip -= 1
-                    continue
-                if tx_index < 0 or txs[tx_index] is not tx:
-                    txs.append(tx)
-                    tx_index = len(txs) - 1
-                t = pg.parse_truncate(data)
-                items.append(
-                    TruncateItem(
-                        tuple(self.relations.get(r) for r in t.relids),
-                        t.options,
-                        msg.data_start,
-                        tx_index,
-                        self.ordinal,
-                    )
-                )
-                self.last_lsn = msg.data_start
-                rows += 1
-                open_rows = True
                 run = None
             # Type and Origin messages need nothing: unknown types are sent as text.
         if open_rows and self.tx is not None:
