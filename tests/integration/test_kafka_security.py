@@ -214,10 +214,8 @@ def test_distributed_worker_internal_topics_and_admin_through_sasl_ssl(
     assert_no_secret(log)
 
 
-def test_worker_with_a_wrong_password_exits_naming_authentication(
-    broker: KafkaBroker, truststore: Path, tmp_path: Path
-) -> None:
-    worker = worker_properties(tmp_path, broker.bootstrap_servers, **secured(truststore, WRONG_PW))
+def _failed_start(tmp_path: Path, worker: Path) -> str:
+    """Start a standalone worker that must exit with 1 by itself; its log."""
     proc = Standalone(tmp_path, worker)
     try:
         code = proc.proc.wait(30)
@@ -225,6 +223,14 @@ def test_worker_with_a_wrong_password_exits_naming_authentication(
         proc.stop()
     log = proc.log()
     assert code == 1, log
+    return log
+
+
+def test_worker_with_a_wrong_password_exits_naming_authentication(
+    broker: KafkaBroker, truststore: Path, tmp_path: Path
+) -> None:
+    worker = worker_properties(tmp_path, broker.bootstrap_servers, **secured(truststore, WRONG_PW))
+    log = _failed_start(tmp_path, worker)
     assert (
         f"Kafka at bootstrap.servers={broker.bootstrap_servers} refused the worker (authentication failed): "
         f"sasl_ssl://{broker.bootstrap_servers}/bootstrap: SASL authentication error: Authentication failed "
@@ -286,13 +292,7 @@ def test_an_untranslatable_client_key_stops_the_worker_at_start(
     worker = worker_properties(
         tmp_path, broker.bootstrap_servers, **secured(truststore), **{"producer.ssl.keystore.location": jks}
     )
-    proc = Standalone(tmp_path, worker)
-    try:
-        code = proc.proc.wait(30)
-    finally:
-        proc.stop()
-    log = proc.log()
-    assert code == 1, log
+    log = _failed_start(tmp_path, worker)
     assert (
         f"arrowsmith: error: Kafka client setting producer.ssl.keystore.location: {jks} is a JKS keystore, "
         "which librdkafka cannot read; convert it to PKCS12: keytool -importkeystore -srckeystore "
