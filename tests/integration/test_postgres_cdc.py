@@ -363,14 +363,20 @@ def test_snapshot_then_changes_in_commit_order_across_two_tables(
         }
         assert abs(first["ts_ms"] - time.time() * 1000) < 60_000
 
-        # the slot moves once the offsets of those records are stored
+        # the slot moves once the offsets of those records are stored (offsets are flushed
+        # periodically: wait for the offset of the last record read, not just any offset)
+        last_lsn = max(source_of(r)["lsn"] for r in stream_a + stream_b if r[1] is not None)
+
         def acked() -> bool:
             off = stored_offset(client, name)
             return (
-                off is not None and "lsn_commit" in off and slot_flush(url, f"slot_{p}") >= off["lsn_commit"]
+                off is not None
+                and "lsn_commit" in off
+                and int(off["lsn"]) >= last_lsn
+                and slot_flush(url, f"slot_{p}") >= off["lsn_commit"]
             )
 
-        wait_until(acked, 30, "the slot's confirmed_flush_lsn to reach the stored lsn_commit")
+        wait_until(acked, 30, "the stored offset to cover every record and the slot to reach its lsn_commit")
         off = stored_offset(client, name)
         assert off is not None and off["lsn_commit"] > slot_lsn and "snapshot" not in off
         ta.quiet(0.5)
