@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
-import multiprocessing as mp
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -42,8 +41,9 @@ _prespawned: dict[int, tuple[BaseProcess, Connection, tuple[str, str]]] = {}
 
 
 def _launch(index: int, cpu: int | None, log_level: str, plugin_path: str) -> tuple[BaseProcess, Connection]:
-    parent, child = mp.get_context("spawn").Pipe(duplex=True)
-    proc = mp.get_context("spawn").Process(
+    ctx = worker_process.spawn_context()
+    parent, child = ctx.Pipe(duplex=True)
+    proc = ctx.Process(
         target=worker_process.main,
         args=(child, index, cpu, log_level, plugin_path),
         name=f"arrowsmith-worker-{index}",

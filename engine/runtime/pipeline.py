@@ -16,7 +16,6 @@ sent, errors, convert/transform/put timings) to the first, which reports them as
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -201,7 +200,9 @@ def start_stage(
 ) -> tuple[Any, Connection, RingWriter]:
     """Spawn a second stage process ``target(ring reader end, pipe end, arg, core)`` on
     another core; its process, this side's pipe end and the ring's writer."""
-    ctx = mp.get_context("spawn")
+    from engine.runtime.worker_process import spawn_context
+
+    ctx = spawn_context()
     writer_end, reader_end = create_ring(ring_bytes, name=name)
     conn, child = ctx.Pipe()
     proc = ctx.Process(
