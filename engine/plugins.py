@@ -40,7 +40,7 @@ import inspect
 import logging
 import sys
 import tomllib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from importlib import metadata
@@ -309,6 +309,20 @@ class PluginRegistry:
             f"available {plural} are: {available}"
         )
 
+    def pins(self, names: Iterable[str]) -> dict[str, str]:
+        """For each of ``names`` that resolves here (over all kinds, to one class), the
+        importable path ``module:qualname`` of its class: what a :class:`PinnedRegistry`
+        in another process starts from."""
+        pins: dict[str, str] = {}
+        for name in names:
+            try:
+                cls = self.resolve(name)
+            except PluginError:
+                continue
+            if "<" not in cls.__qualname__:  # a class defined inside a function cannot be imported
+                pins[name.strip()] = f"{cls.__module__}:{cls.__qualname__}"
+        return pins
+
 
 def _import_plugin(name: str, kinds: frozenset[PluginType]) -> type[Plugin] | None:
     """Import ``package.module.Class`` (or ``package.module:Class``); None unless it is a
@@ -386,3 +400,59 @@ def _path_entry_points(directory: str) -> list[tuple[str, metadata.EntryPoint]]:
             found.extend((group, ep) for ep in dist.entry_points.select(group=group))
     log.info("Found %d plugin entry points in %s", len(found), entry)
     return found
+
+
+# -- a registry for a process that runs one task ----------------------------------------------
+
+_PLUGIN_KEYS: Final = ("connector.class", "key.converter", "value.converter", "header.converter")
+_PLUGIN_KEY_PARTS: Final = (
+    ("transforms.", ".type"),
+    ("predicates.", ".type"),
+    ("config.providers.", ".class"),
+)
+DEFAULT_NAMES: Final = ("SimpleHeaderConverter",)
+"""Plugin names a task may resolve without any config naming them (the default header converter)."""
+
+
+def _names_plugin(key: str) -> bool:
+    return key in _PLUGIN_KEYS or any(
+        key.startswith(p) and key.endswith(s) and len(key) > len(p) + len(s) for p, s in _PLUGIN_KEY_PARTS
+    )
+
+
+def plugin_names(*configs: Mapping[str, str]) -> set[str]:
+    """The values of the keys of ``configs`` that name plugins (``connector.class``, the
+    converters, ``transforms.<alias>.type``, ``predicates.<alias>.type``,
+    ``config.providers.<name>.class``), and the names a task resolves by default."""
+    names = set(DEFAULT_NAMES)
+    for config in configs:
+        names.update(v.strip() for k, v in config.items() if _names_plugin(k) and str(v).strip())
+    return names
+
+
+class PinnedRegistry(PluginRegistry):
+    """The registry of a process that runs a single task for another (a pipeline stage).
+
+    It starts knowing only the classes some names resolved to in the process that started
+    it (``pins``: name → ``module:qualname``, from :meth:`PluginRegistry.pins`) and imports
+    just their modules, instead of discovering every plugin (~0.4 s and every plugin's
+    imports). A name it was not given, or whose class does not import here, is resolved by
+    a full discovery of ``plugin_path``, once — the same answer, later.
+    """
+
+    def __init__(self, pins: Mapping[str, str], plugin_path: Sequence[str] = ()) -> None:
+        super().__init__()
+        self._pins = dict(pins)
+        self._plugin_path = tuple(plugin_path)
+        self._full: PluginRegistry | None = None
+
+    def resolve(self, name: str, kinds: PluginType | Collection[PluginType] | None = None) -> type[Plugin]:
+        path = self._pins.get(name.strip())
+        if path is not None:
+            wanted = _kinds(kinds)
+            cls = _import_plugin(path, wanted)
+            if cls is not None:
+                return cls
+        if self._full is None:
+            self._full = PluginRegistry.discover(self._plugin_path)
+        return self._full.resolve(name, kinds)

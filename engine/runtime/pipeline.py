@@ -109,20 +109,35 @@ def send_failure(conn: Connection, e: BaseException) -> None:
         pass
 
 
-def stage_main(ring: RingEnd, conn: Connection, spec: TaskSpec, cpu: int | None) -> None:
+def stage_pins(spec: TaskSpec) -> dict[str, str]:
+    """The plugin classes a stage process for ``spec`` needs, resolved here (see
+    :class:`engine.plugins.PinnedRegistry`)."""
+    from engine.plugins import plugin_names
+    from engine.runtime.worker_process import registry_for
+
+    registry = registry_for(spec.worker_config.get("plugin.path", ""))
+    return registry.pins(plugin_names(spec.worker_config, spec.connector_config, spec.task_config))
+
+
+def stage_main(
+    ring: RingEnd, conn: Connection, spec_and_pins: tuple[TaskSpec, dict[str, str]], cpu: int | None
+) -> None:
     """The second stage's process: deliver every raw batch from the ring (convert, transform,
-    put), answer control calls in order, send metrics to the first stage."""
+    put), answer control calls in order, send metrics to the first stage. It imports the
+    plugins the first stage resolved for it, rather than discovering them all again."""
     import threading
 
+    from engine.plugins import PinnedRegistry
     from engine.runtime.sink_delivery import SinkDelivery
-    from engine.runtime.worker_process import registry_for
     from engine.runtime.worker_task import load_task_class
 
+    spec, pins = spec_and_pins
     stage_setup(cpu)
     delivery: SinkDelivery | None = None
     delivered = 0
     try:
-        registry = registry_for(spec.worker_config.get("plugin.path", ""))
+        plugin_path = spec.worker_config.get("plugin.path", "")
+        registry = PinnedRegistry(pins, [p.strip() for p in plugin_path.split(",") if p.strip()])
         task = load_task_class(spec.task_config["task.class"])()
         assert isinstance(task, SinkTask)
         ctx = _StageContext(spec.task_config)
@@ -234,7 +249,7 @@ class PipelinedSinkTask(SinkTask):
 
     def start(self, props: Mapping[str, str]) -> None:
         self.proc, self.conn, self.writer = start_stage(
-            stage_main, self.spec, RING_BYTES, "arrowsmith-pipeline"
+            stage_main, (self.spec, stage_pins(self.spec)), RING_BYTES, "arrowsmith-pipeline"
         )
         # Not waiting for "ready": the child imports and starts the task while the consumer
         # joins its group; batches wait in the ring, and a failed start surfaces at the next
