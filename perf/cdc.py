@@ -46,7 +46,7 @@ from typing import Any
 import psycopg2
 from confluent_kafka import Consumer, TopicPartition
 
-from perf._util import LoggedProcess, ProcessTree, Watermark, machine, write_props
+from perf._util import LoggedProcess, ProcessTree, Watermark, ensure_bytecode, machine, write_props
 
 LISTENING = re.compile(r"REST server listening at (http://[^\s/]+/)")
 TABLE = "id bigint PRIMARY KEY, name text, amount numeric(12,2), created timestamptz, active boolean"
@@ -262,6 +262,7 @@ def render(results: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    ensure_bytecode()  # as installed: no module compiled inside a timed run
     p = argparse.ArgumentParser(prog="python -m perf.cdc", description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--tx-rows", type=int, default=100_000, help="rows per inserting transaction (streaming)")

@@ -57,6 +57,7 @@ from perf._util import (
     Standalone,
     Topics,
     Watermark,
+    ensure_bytecode,
     machine,
     machine_busy,
     pid_cpu,
@@ -472,6 +473,7 @@ def _csv(text: str) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    ensure_bytecode()  # as installed: no module compiled inside a timed run
     p = argparse.ArgumentParser(prog="python -m perf.file_pipeline", description=__doc__.split("\n")[0])
     p.add_argument("--records", type=int, default=DEFAULT_RECORDS, help="records per scenario (1000000)")
     p.add_argument("--converters", default="json,string", help="json,string (default both)")

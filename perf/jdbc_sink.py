@@ -42,7 +42,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KTP
 
 from engine.broker.launcher import free_port
-from perf._util import Standalone, Topics, machine, write_props
+from perf._util import Standalone, Topics, ensure_bytecode, machine, write_props
 
 SCHEMA = json.dumps(
     {
@@ -247,6 +247,7 @@ def check_table(url: str, mode: str, records: int, keys: int) -> tuple[int, Any]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    ensure_bytecode()  # as installed: no module compiled inside a timed run
     ap = argparse.ArgumentParser(prog="python -m perf.jdbc_sink", description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--keys", type=int, default=500_000, help="distinct ids in upsert mode")
