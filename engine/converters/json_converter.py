@@ -10,6 +10,8 @@ Arrow type; base64, decimals and dates are then fixed up with vectorized kernels
 the fast path cannot take (malformed JSON, values of an unexpected JSON type, maps, other
 writers' layouts) are found by bisection and read one by one with Kafka's semantics
 (:func:`~engine.converters.json_schema.py_value`), which also names the bad rows.
+Schemaless batches of flat objects are read without ``pyarrow.json`` by
+:func:`~engine.converters.json_flat.read_flat`, with the same result.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from engine.converters.json_codec import (
     join,
     string_parts,
 )
+from engine.converters.json_flat import read_flat
 from engine.converters.json_schema import (
     SchemaCache,
     dumps,
@@ -319,12 +322,14 @@ class JsonConverter(Converter, HeaderConverter):
     # schemas.enable=false ---------------------------------------------------------
 
     def _read_schemaless(self, data: pa.Array, rows: np.ndarray, bad: _Bad) -> _Part:
-        wrapped = pc.binary_join_element_wise(_WRAP_B, data, _CLOSE_B, _EMPTY_B)
-        values = _read_inferred(wrapped)
+        values = read_flat(data)  # flat objects: the same result without pyarrow.json
         if values is None:
-            values = self._schemaless_slowly(
-                data, wrapped, rows, bad, lambda raw: parse_json(raw, exact=False)
-            )
+            wrapped = pc.binary_join_element_wise(_WRAP_B, data, _CLOSE_B, _EMPTY_B)
+            values = _read_inferred(wrapped)
+            if values is None:
+                values = self._schemaless_slowly(
+                    data, wrapped, rows, bad, lambda raw: parse_json(raw, exact=False)
+                )
         return _Part(rows, None, values)
 
     def _schemaless_slowly(
