@@ -16,8 +16,9 @@ from controlplane.properties import read_config_file
 from controlplane.rest.app import create_app
 from controlplane.rest.security import RestSecurity
 from controlplane.rest.server import RestServer
+from controlplane.supervisor import prespawn
 from engine.plugins import PluginRegistry
-from engine.runtime import connector_config, secret_scrubber
+from engine.runtime import connector_config, fork_server, secret_scrubber, worker_process
 from engine.runtime.clients import check_client_settings
 from engine.runtime.connector_config import SECRET_SUFFIXES
 from engine.runtime.worker_config import WorkerConfig
@@ -49,11 +50,16 @@ def prepare(
     props = read_config_file(worker_file)
     worker = WorkerConfig(props, definition)
     path = worker.get("plugin.path") or []
-    if log_level is not None:
-        from controlplane.supervisor import prespawn
-
-        prespawn(int(worker.get("worker.processes")), log_level, str(props.get("plugin.path", "")))
+    plugin_path = str(props.get("plugin.path", ""))
+    forking = log_level is not None and (fork_server.available() or fork_server.can_start())
+    if log_level is not None and not forking:  # spawned workers import while this discovers
+        prespawn(int(worker.get("worker.processes")), log_level, plugin_path)
     registry = PluginRegistry.discover([str(p) for p in path])
+    if log_level is not None and forking:
+        # Fork the workers from this image: the plugins they run are imported already.
+        worker_process.remember_registry(plugin_path, registry)
+        fork_server.start()
+        prespawn(int(worker.get("worker.processes")), log_level, plugin_path)
     if props.get("config.providers"):
         # Kafka Connect resolves ${provider:path:key} in the worker config at start, too
         # (config-providers.md); the values are registered with the log scrubber.

@@ -1,8 +1,10 @@
 """Spawns the worker processes, pins each to a core, carries control messages, restarts
 a process that dies.
 
-Worker processes are started with the ``spawn`` method (never fork a process that may
-hold librdkafka threads) and each pins itself to its core first thing.
+Worker processes come from the fork server (:mod:`engine.runtime.fork_server`: forked from
+the control plane's single-threaded image, sharing its imports) where the CLI started it,
+else they are spawned; never is a process that may hold librdkafka threads forked. Each
+pins itself to its core first thing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from multiprocessing.process import BaseProcess
 
 import psutil
 
-from engine.runtime import worker_process
+from engine.runtime import fork_server, worker_process
 from engine.runtime.messages import Shutdown, WorkerReady
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ _prespawned: dict[int, tuple[BaseProcess, Connection, tuple[str, str]]] = {}
 
 
 def _launch(index: int, cpu: int | None, log_level: str, plugin_path: str) -> tuple[BaseProcess, Connection]:
-    ctx = worker_process.spawn_context()
+    ctx = fork_server.context()
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(
         target=worker_process.main,

@@ -90,7 +90,11 @@ class ProcessTree:
         for p in procs:
             if p.pid not in self.seen:
                 self.seen[p.pid] = p
-                self.names[p.pid] = self.root_label if p.pid == self.root else _label(p)
+            if p.pid == self.root:
+                self.names[p.pid] = self.root_label
+            elif self.names.get(p.pid) in (None, "child", "fork server"):
+                # a process forked by the fork server bears its name until it renames itself
+                self.names[p.pid] = _label(p)
 
     def cpu(self) -> float:
         """Total CPU seconds so far (refreshes first)."""
@@ -109,9 +113,16 @@ class ProcessTree:
 
 def _label(p: psutil.Process) -> str:
     try:
-        cmd = " ".join(p.cmdline())
+        name, cmd = p.name(), " ".join(p.cmdline())
     except psutil.Error:
         return "child"
+    # arrowsmith names the processes it forks (engine.runtime.worker_process.set_process_name)
+    if name.startswith("as-worker"):
+        return "worker process"
+    if name.startswith("as-stage"):
+        return "stage process"
+    if name == "as-forkserver":
+        return "fork server"
     if "resource_tracker" in cmd:
         return "resource tracker"
     if "multiprocessing" in cmd:

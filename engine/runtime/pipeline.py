@@ -92,8 +92,9 @@ def stage_setup(cpu: int | None) -> None:
     import psutil
 
     from engine.runtime import logging_context
-    from engine.runtime.worker_process import lean_memory_pool
+    from engine.runtime.worker_process import lean_memory_pool, set_process_name
 
+    set_process_name("as-stage")
     if cpu is not None:
         psutil.Process().cpu_affinity([cpu])
     lean_memory_pool()
@@ -215,9 +216,9 @@ def start_stage(
 ) -> tuple[Any, Connection, RingWriter]:
     """Spawn a second stage process ``target(ring reader end, pipe end, arg, core)`` on
     another core; its process, this side's pipe end and the ring's writer."""
-    from engine.runtime.worker_process import spawn_context
+    from engine.runtime import fork_server
 
-    ctx = spawn_context()
+    ctx = fork_server.context()
     writer_end, reader_end = create_ring(ring_bytes, name=name)
     conn, child = ctx.Pipe()
     proc = ctx.Process(

@@ -51,12 +51,39 @@ def registry_for(plugin_path: str) -> PluginRegistry:
     scans its plugin path once, at start-up)."""
     from engine.plugins import PluginRegistry
 
-    path = tuple(p.strip() for p in plugin_path.split(",") if p.strip())
+    path = _path_key(plugin_path)
     with _registry_lock:
         registry = _registries.get(path)
         if registry is None:
             registry = _registries[path] = PluginRegistry.discover(list(path))
         return registry
+
+
+def remember_registry(plugin_path: str, registry: PluginRegistry) -> None:
+    """Keep ``registry`` as the one of ``plugin_path``: processes forked from here (see
+    :mod:`engine.runtime.fork_server`) find it instead of discovering the plugins again."""
+    with _registry_lock:
+        _registries[_path_key(plugin_path)] = registry
+
+
+def _path_key(plugin_path: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in plugin_path.split(",") if p.strip())
+
+
+def set_process_name(name: str) -> None:
+    """Name this process as ``ps``, ``top`` and psutil show it (Linux; 15 bytes at most):
+    processes forked from the control plane share its command line."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_NAME = 15  # <linux/prctl.h>
 
 
 def pin(cpu: int | None) -> list[int]:
@@ -259,6 +286,7 @@ def main(conn: Connection, index: int, cpu: int | None, log_level: str, plugin_p
 
     Plugins are discovered in the background right after start-up, so the first task
     does not wait for it."""
+    set_process_name(f"as-worker-{index}")
     cpus = pin(cpu)
     lean_malloc(len(cpus) or os.cpu_count() or 1)
     lean_memory_pool()

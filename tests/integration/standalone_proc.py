@@ -76,6 +76,24 @@ class Standalone:
             self._log.close()
 
 
+def processes_named(pid: int, prefix: str) -> list[psutil.Process]:
+    """The processes under control plane ``pid`` whose name starts with ``prefix``:
+    ``as-worker-`` for worker processes, ``as-stage`` for pipeline stages, ``as-forkserver``
+    (they name themselves; forked ones share the control plane's command line)."""
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    named = []
+    for c in kids:
+        try:
+            if c.name().startswith(prefix):
+                named.append(c)
+        except psutil.NoSuchProcess:
+            pass
+    return named
+
+
 def count_lines(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")

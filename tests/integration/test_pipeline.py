@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from engine.testing.pytest_kafka import TopicFactory
 from tests.integration.rest_client import rest_worker, wait_until
-from tests.integration.standalone_proc import count_lines
+from tests.integration.standalone_proc import count_lines, processes_named
 
 pytestmark = [pytest.mark.kafka, pytest.mark.processes]
 
@@ -40,10 +40,7 @@ def test_pipelined_sink_keeps_order_and_commits_after_put(
             },
         )
         wait_until(lambda: count_lines(tmp_path / "out.txt") == n, 90, "every record through both stages")
-        [worker] = [
-            c for c in psutil.Process(proc.proc.pid).children() if "spawn_main" in " ".join(c.cmdline())
-        ]
-        stages = [c for c in worker.children() if "spawn_main" in " ".join(c.cmdline())]
+        worker, stages = _stage_processes(proc)
         assert len(stages) == 1
         assert stages[0].cpu_affinity() != worker.cpu_affinity() or len(psutil.Process().cpu_affinity()) == 1
         wait_until(
@@ -111,8 +108,8 @@ def _topic_values(
 
 
 def _stage_processes(proc: Any) -> tuple[psutil.Process, list[psutil.Process]]:
-    [worker] = [c for c in psutil.Process(proc.proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
-    return worker, [c for c in worker.children() if "spawn_main" in " ".join(c.cmdline())]
+    [worker] = processes_named(proc.proc.pid, "as-worker-")
+    return worker, processes_named(proc.proc.pid, "as-stage")
 
 
 def test_pipelined_source_keeps_order_commits_acknowledged_offsets_and_resumes(

@@ -15,7 +15,7 @@ import pytest
 
 from engine.testing.plugins import plugin_dir as make_plugin_dir
 from tests.integration.rest_client import RestClient, enc, rest_worker, wait_until
-from tests.integration.standalone_proc import count_lines
+from tests.integration.standalone_proc import count_lines, processes_named
 
 pytestmark = [pytest.mark.kafka, pytest.mark.processes]
 
@@ -43,8 +43,8 @@ def test_workers_are_pinned_and_a_killed_worker_is_replaced_without_loss(
     gen = rest_worker(tmp_path, kafka_bootstrap, **{"worker.processes": 2})
     proc, client = next(gen)
     try:
-        children = psutil.Process(proc.proc.pid).children()
-        workers = [c for c in children if c.cpu_affinity() and len(c.cpu_affinity()) == 1]
+        workers = processes_named(proc.proc.pid, "as-worker-")
+        assert all(len(c.cpu_affinity()) == 1 for c in workers)
         assert len(workers) == 2
         assert sorted(c.cpu_affinity()[0] for c in workers) == sorted(
             psutil.Process().cpu_affinity()[i % len(psutil.Process().cpu_affinity())] for i in range(2)
@@ -66,7 +66,7 @@ def test_workers_are_pinned_and_a_killed_worker_is_replaced_without_loss(
         )
         metrics = client.get("/metrics").body.decode()
         assert re.search(r'arrowsmith_worker_restarts_total\{worker="\d"\} 1\.0', metrics)
-        replaced = [c for c in psutil.Process(proc.proc.pid).children() if c.pid != victim.pid]
+        replaced = [c for c in processes_named(proc.proc.pid, "as-worker-") if c.pid != victim.pid]
         assert len(replaced) >= 2
         assert client.states("crash-src") == ("RUNNING", ["RUNNING"])
         assert client.states("crash-sink") == ("RUNNING", ["RUNNING"])
@@ -235,7 +235,7 @@ def test_metrics_count_the_records_sent(tmp_path: Path, kafka_bootstrap: str) ->
 
 
 def _worker_children(pid: int) -> list[psutil.Process]:
-    return [c for c in psutil.Process(pid).children() if "spawn_main" in " ".join(c.cmdline())]
+    return processes_named(pid, "as-worker-")
 
 
 def test_a_task_that_keeps_crashing_its_worker_is_failed(tmp_path: Path, kafka_bootstrap: str) -> None:
