@@ -32,6 +32,7 @@ import signal
 import socket
 import sys
 import threading
+import warnings
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,10 @@ def start() -> bool:
         gc.collect()
         gc.freeze()  # objects made so far stay put: the collector never writes to their pages
         try:
-            pid = os.fork()
+            with warnings.catch_warnings():
+                # Python 3.12+ warns of any other thread; the only one here is jemalloc's
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
         except OSError:
             fs._arrowsmith = False
             del fs.ensure_running
