@@ -14,8 +14,8 @@ protocol, with the control plane as the image instead of a fresh interpreter:
 * a new process is ready in milliseconds instead of after a second of imports.
 
 Nothing that holds threads is ever forked: :func:`start` refuses (and the callers keep
-``spawn``) when the process already runs more than one thread, and the server itself only
-forks; the children run :func:`multiprocessing.spawn._main` exactly as a forkserver child
+``spawn``) when the process runs any other thread but jemalloc's (fork-safe), and the
+server itself only forks; the children run :func:`multiprocessing.spawn._main` exactly as a forkserver child
 does (pickled process object, descriptors passed over a Unix socket). A worker process
 reaches the same server to start its pipeline stage. Where it cannot be reached (not
 started, or gone), processes are spawned as before.
