@@ -28,17 +28,25 @@ def test_the_users_choice_wins() -> None:
 
 
 ARENAS = """
-import json, threading
+import ctypes, json, os, tempfile, threading
 from engine.runtime.worker_process import lean_malloc
 
-def thread_arenas():  # glibc maps each thread arena at a 64 MiB boundary
-    starts = (int(line.split("-")[0], 16) for line in open("/proc/self/maps") if len(line.split()) < 6)
-    return sum(1 for a in starts if a % (64 << 20) == 0)
+def arenas():  # glibc's malloc_stats() prints one "Arena N:" block per arena to stderr
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            ctypes.CDLL(None).malloc_stats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        return sum(1 for line in f.read().decode().splitlines() if line.startswith("Arena "))
 
 cap = lean_malloc(1)
 # counted after the cap: a thread already running (jemalloc's background thread, which
 # pyarrow starts at import) may make its arena at any time before it
-before = thread_arenas()
+before = arenas()
 def allocate():
     blocks = [bytearray(100_000) for _ in range(100)]
     del blocks
@@ -47,7 +55,7 @@ for t in threads:
     t.start()
 for t in threads:
     t.join()
-print(json.dumps({"cap": cap, "new": thread_arenas() - before}))
+print(json.dumps({"cap": cap, "new": arenas() - before}))
 """
 
 
