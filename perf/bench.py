@@ -63,7 +63,9 @@ SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_RECORDS = 1_000_000
 ENGINES = ("arrowsmith", "apache", "raw")
 RAW_PRODUCER = {"linger.ms": "20", "batch.size": "1000000", "queue.buffering.max.messages": "2000000"}
-SAMPLE_S = 0.1
+# Reading a process's PSS walks its page tables: ~1.5 ms for one of ours; every 0.1 s the
+# sampler took ~6 % of a core from the engine (a cost a run on both cores pays).
+SAMPLE_S = 0.2
 LATENCY_POLL_S = 0.02
 Progress = Callable[[str], None]
 
@@ -252,7 +254,7 @@ class Run:
 
 
 class Sampler:
-    """Samples the memory of a process tree every 0.1 s in a thread: the sum of the
+    """Samples the memory of a process tree every 0.2 s in a thread: the sum of the
     processes' proportional set sizes (PSS), i.e. their resident memory with each shared
     page split among the processes sharing it, so the tree's peak is not inflated by
     shared memory counted once per process."""

@@ -52,6 +52,13 @@ class Histogram:
     def copy(self) -> Histogram:
         return Histogram(self.buckets, list(self.counts), self.total, self.count)
 
+    def merged(self, other: Histogram) -> Histogram:
+        """Both histograms' observations in one (same buckets)."""
+        if other.buckets != self.buckets:
+            raise ValueError("histograms with different buckets cannot be merged")
+        counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        return Histogram(self.buckets, counts, self.total + other.total, self.count + other.count)
+
 
 COUNTERS = (
     "source_record_poll_total",

@@ -11,12 +11,20 @@ the ring is FIFO, so order is kept. Control calls (``open``, ``close``, ``pre_co
 delivered, so offsets are committed only for records the task has flushed (and whose
 dead-lettered records are in their topic). The second stage sends its metrics (records
 sent, errors, convert/transform/put timings) to the first, which reports them as the task's.
+
+The work is shared: while the second stage has a batch waiting in the ring, the first
+converts the next one itself and sends the converted key and value along with the raw bytes
+(:func:`pack_converted`); when the second stage keeps up, batches go raw and it converts
+them. A batch with a bad record always goes raw, and the second stage converts it under the
+error handler as without pipelining: what is logged, dead-lettered or fails the task is the
+same either way.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection
@@ -24,11 +32,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from engine.plugins import PluginRegistry
+from engine.runtime.conversion import BatchConverter
 from engine.runtime.messages import TaskSpec
-from engine.runtime.metrics import Histogram, TaskMetrics
+from engine.runtime.metrics import HISTOGRAMS, Histogram, TaskMetrics
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext, Task
 from engine.spi.errors import ConnectError
-from engine.spi.record import TopicPartition
+from engine.spi.record import KEY, VALUE, TopicPartition
 from engine.transport import RingEnd, RingReader, RingWriter, create_ring
 
 log = logging.getLogger(__name__)
@@ -42,6 +52,37 @@ FIRST_STAGE_COUNTERS = frozenset(
 )
 FIRST_STAGE_HISTOGRAMS = frozenset({"batch_size_records", "offset_commit_seconds"})
 MetricsUpdate = tuple[dict[str, int], dict[str, Histogram]]
+# The columns a first stage appends to a raw batch it converted: the converted key and value.
+CONVERTED_KEY = "arrowsmith.converted.key"
+CONVERTED_VALUE = "arrowsmith.converted.value"
+CONVERT = "convert_batch_seconds"
+
+
+def pack_converted(raw: pa.RecordBatch, converted: Sequence[pa.RecordBatch]) -> pa.RecordBatch:
+    """``raw`` with the converted key and value columns appended, when the conversion is one
+    batch of all its rows (one topic, or topics of one schema); else ``raw`` alone."""
+    if len(converted) != 1 or converted[0].num_rows != raw.num_rows:
+        return raw
+    c = converted[0]
+    key, value = c.schema.field(KEY), c.schema.field(VALUE)
+    schema = raw.schema.append(key.with_name(CONVERTED_KEY)).append(value.with_name(CONVERTED_VALUE))
+    return pa.RecordBatch.from_arrays([*raw.columns, c.column(KEY), c.column(VALUE)], schema=schema)
+
+
+def unpack_converted(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """The raw batch and, when the first stage converted it, the converted batch (zero-copy)."""
+    names = batch.schema.names
+    if names[-1:] != [CONVERTED_VALUE]:
+        return batch, None
+    n = len(names) - 2
+    raw = pa.RecordBatch.from_arrays(batch.columns[:n], schema=pa.schema(list(batch.schema)[:n]))
+    cols = list(raw.columns)
+    schema = raw.schema
+    for name, converted_name in ((KEY, CONVERTED_KEY), (VALUE, CONVERTED_VALUE)):
+        i = schema.get_field_index(name)
+        cols[i] = batch.column(converted_name)
+        schema = schema.set(i, batch.schema.field(converted_name).with_name(name))
+    return raw, pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
 class _StageContext(SinkTaskContext):
@@ -156,7 +197,7 @@ def stage_main(
                         batch = reader.read(REPLY_TIMEOUT_S)
                         if batch is None:
                             raise ConnectError("pipeline stage: timed out waiting for a batch")
-                        delivery.deliver(batch)
+                        delivery.deliver(*unpack_converted(batch))
                         del batch
                         delivered += 1
                     result = _call(task, ctx, delivery, op, arg)
@@ -167,7 +208,7 @@ def stage_main(
                     continue
                 batch = reader.read(0.05)
                 if batch is not None:
-                    delivery.deliver(batch)
+                    delivery.deliver(*unpack_converted(batch))
                     del batch
                     delivered += 1
                 if metrics.due():
@@ -240,15 +281,22 @@ def end_stage(proc: Any, conn: Connection, writer: RingWriter) -> None:
 
 
 class PipelinedSinkTask(SinkTask):
-    """Stands in for the real task in the first stage; the real one runs in the child."""
+    """Stands in for the real task in the first stage; the real one runs in the child.
+    Converts what it can before the batch goes (see the module's docstring)."""
 
-    def __init__(self, spec: TaskSpec, metrics: TaskMetrics) -> None:
+    def __init__(self, spec: TaskSpec, metrics: TaskMetrics, registry: PluginRegistry) -> None:
         self.spec = spec
         self.metrics = metrics
+        self.registry = registry
         self.seq = 0
         self.proc: Any = None
+        self.converter: BatchConverter | None = None
+        # conversion times: this stage's own, and the second stage's last report of its own
+        self._converted = Histogram(HISTOGRAMS[CONVERT])
+        self._converted_there = Histogram(HISTOGRAMS[CONVERT])
 
     def start(self, props: Mapping[str, str]) -> None:
+        self.converter = BatchConverter(self.registry, self.spec.worker_config, self.spec.connector_config)
         self.proc, self.conn, self.writer = start_stage(
             stage_main, (self.spec, stage_pins(self.spec)), RING_BYTES, "arrowsmith-pipeline"
         )
@@ -278,6 +326,8 @@ class PipelinedSinkTask(SinkTask):
             counters, histograms = value
             self.metrics.counters.update(counters)
             self.metrics.histograms.update(histograms)
+            self._converted_there = histograms.get(CONVERT, self._converted_there)
+            self.metrics.histograms[CONVERT] = self._converted_there.merged(self._converted)
             return None
         return (value,)
 
@@ -292,8 +342,24 @@ class PipelinedSinkTask(SinkTask):
 
     def put(self, batch: pa.RecordBatch) -> None:
         self._check()
-        self.writer.write(batch, timeout=REPLY_TIMEOUT_S)
+        self.writer.write(self._convert(batch), timeout=REPLY_TIMEOUT_S)
         self.seq += 1
+
+    def _convert(self, raw: pa.RecordBatch) -> pa.RecordBatch:
+        """``raw`` with its converted key and value while the second stage is behind (a batch
+        unread in the ring); else, or when a record does not convert, ``raw`` alone: the
+        second stage converts it, under the error handler."""
+        if self.converter is None or self.writer.unread_batches < 1:
+            return raw
+        started = time.perf_counter()
+        try:
+            converted = self.converter.deserialize(raw)
+        except Exception as e:  # reported (or retried) where the error handler is
+            log.debug("first stage: batch not converted (%s); the second stage converts it", e)
+            return raw
+        self._converted.observe(time.perf_counter() - started)
+        self.metrics.histograms[CONVERT] = self._converted_there.merged(self._converted)
+        return pack_converted(raw, converted)
 
     def open(self, partitions: Sequence[TopicPartition]) -> None:
         self._call("open", list(partitions))
@@ -317,6 +383,8 @@ class PipelinedSinkTask(SinkTask):
         finally:
             end_stage(self.proc, self.conn, self.writer)
             self.proc = None
+            if self.converter is not None:
+                self.converter.close()
 
 
 def pipelined(spec_connector_config: Mapping[str, str]) -> bool:
@@ -328,9 +396,11 @@ __all__ = [
     "Task",
     "end_stage",
     "next_core",
+    "pack_converted",
     "pipelined",
     "send_failure",
     "stage_main",
     "stage_setup",
     "start_stage",
+    "unpack_converted",
 ]

@@ -89,11 +89,17 @@ class SinkDelivery:
             )
             self.errors.reporters.append(self.dlq.report)
 
-    def deliver(self, raw: pa.RecordBatch) -> None:
-        """Convert, transform and put one consumed batch (its bad records to the error handler)."""
+    def deliver(self, raw: pa.RecordBatch, converted: pa.RecordBatch | None = None) -> None:
+        """Convert, transform and put one consumed batch (its bad records to the error
+        handler); ``converted`` is the batch already converted (by a pipeline's first stage)."""
         self._raw, self._index = raw, None
-        with Timer(self.metrics, "convert_batch_seconds"):
-            batches = self.errors.run("VALUE_CONVERTER", self.converter_name, self.converter.deserialize, raw)
+        if converted is not None:
+            batches = [converted]
+        else:
+            with Timer(self.metrics, "convert_batch_seconds"):
+                batches = self.errors.run(
+                    "VALUE_CONVERTER", self.converter_name, self.converter.deserialize, raw
+                )
         if self.chain:
             with Timer(self.metrics, "transform_batch_seconds"):
                 batches = [t for b in batches for t in self.chain.apply(b, self.errors.transform_runner)]

@@ -131,11 +131,11 @@ class WorkerSinkTask(WorkerTask):
     def execute(self) -> None:
         spec = self.spec
         self.ctx = _Context(spec.task_config)
-        # With pipeline.processes=2 the first stage (this process) only consumes; the second
-        # converts, transforms and puts (engine.runtime.pipeline).
+        # With pipeline.processes=2 the first stage (this process) consumes and converts; the
+        # second transforms and puts (engine.runtime.pipeline).
         self.delivery: SinkDelivery | None = None
         if pipelined(spec.connector_config):
-            task: SinkTask = PipelinedSinkTask(spec, self.metrics)
+            task: SinkTask = PipelinedSinkTask(spec, self.metrics, self.registry)
             self.task = task
         else:
             plain = self.new_task()

@@ -295,6 +295,11 @@ class RingWriter(_Side):
         self._publish(w, kind, need)
         self._check_reader()
 
+    @property
+    def unread_batches(self) -> int:
+        """Batches written that the reader has not taken yet: how far behind it is."""
+        return int(self._seq - self._words[_H_TAKEN_SEQ])
+
     def _frame(self, batch: pa.RecordBatch) -> tuple[int, int, int]:
         """(slot kind, payload bytes, offset of the record batch message) for ``batch``."""
         schema = batch.schema
