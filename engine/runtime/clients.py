@@ -82,15 +82,18 @@ CONSUMER_DEFAULTS: Mapping[str, str] = {
     # (10 000 cost one task ~20 % of its records/s). 2 MiB also sizes each fetch (librdkafka
     # caps fetch.max.bytes at it unless that is set). Every sink task has a consumer of its
     # own: with a full queue one held 26 MB at 8 MiB, 14 MB at 2 MiB (docs/performance.md).
-    # When the queue is that full librdkafka waits fetch.queue.backoff.ms before it looks
-    # again: at 100 ms a task taking 300 000 records/s (~40 MB/s) emptied 2 MiB and then
-    # waited for the broker (the pipelined sink gained 20-25 % at 10 ms).
     "queued.min.messages": "20000",
     "queued.max.messages.kbytes": "2048",
     "fetch.wait.max.ms": "100",
-    "fetch.queue.backoff.ms": "10",
+    "fetch.queue.backoff.ms": "100",
     "max.partition.fetch.bytes": "4194304",
 }
+# A pipelined sink's first stage only consumes, at up to ~300 000 records/s (~40 MB/s): it
+# empties the 2 MiB queue in ~50 ms, and with librdkafka's wait of fetch.queue.backoff.ms
+# before it fetches again after the queue was full, at 100 ms it waited for the broker
+# (10 ms: +20-25 % records/s). Not for every consumer: with several partitions per task the
+# faster refill kept more fetch buffers alive (+18 MB per task process at 2 and 4 tasks).
+PIPELINED_CONSUMER_DEFAULTS: Mapping[str, str] = {"fetch.queue.backoff.ms": "10"}
 
 
 # -- security --------------------------------------------------------------------------------
@@ -582,11 +585,13 @@ def consumer_config(
     client_id: str,
     group_id: str,
     connector_props: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], int | None]:
-    """A task's consumer config, and ``max.poll.records`` if set (it sizes our batches)."""
+    """A task's consumer config, and ``max.poll.records`` if set (it sizes our batches);
+    ``defaults`` add to or replace :data:`CONSUMER_DEFAULTS` (the user's settings win)."""
     merged, names = client_settings(worker_props, "consumer", connector_props)
     max_poll = merged.pop("max.poll.records", None)
-    conf = {"client.id": client_id, "group.id": group_id, **CONSUMER_DEFAULTS}
+    conf = {"client.id": client_id, "group.id": group_id, **CONSUMER_DEFAULTS, **(defaults or {})}
     conf["bootstrap.servers"] = _bootstrap(worker_props)
     conf.update(translate(merged, names))
     return conf, int(max_poll) if max_poll is not None else None
