@@ -189,8 +189,9 @@ class PluginRegistry:
         of the distributions in each ``plugin.path`` directory."""
         registry = cls()
         if installed:
+            scanned = metadata.entry_points()  # one scan of the distributions for every group
             for group in ENTRY_POINT_GROUPS:
-                for entry_point in _installed_entry_points(group):
+                for entry_point in _installed_entry_points(group, scanned.select(group=group)):
                     registry._load(entry_point, group)
         for directory in plugin_path:
             for group, entry_point in _path_entry_points(directory):
@@ -352,8 +353,13 @@ def _import_plugin(name: str, kinds: frozenset[PluginType]) -> type[Plugin] | No
     return None
 
 
-def _installed_entry_points(group: str) -> list[metadata.EntryPoint]:
-    found = list(metadata.entry_points(group=group))
+def _installed_entry_points(
+    group: str, scanned: Iterable[metadata.EntryPoint] | None = None
+) -> list[metadata.EntryPoint]:
+    """The installed distributions' entry points of ``group``: ``scanned``, selected from one
+    ``entry_points()`` scan for every group, when given (each scan reads every installed
+    distribution's metadata, ~15 ms here)."""
+    found = list(metadata.entry_points(group=group) if scanned is None else scanned)
     return found + [ep for ep in _source_tree_entry_points(group) if ep not in found]
 
 

@@ -56,6 +56,9 @@ MetricsUpdate = tuple[dict[str, int], dict[str, Histogram]]
 CONVERTED_KEY = "arrowsmith.converted.key"
 CONVERTED_VALUE = "arrowsmith.converted.value"
 CONVERT = "convert_batch_seconds"
+# After a batch the first stage could not convert, it leaves the next ones to the second
+# stage (whose error handler deals with bad records) rather than parse them twice.
+SKIP_AFTER_FAILURE = 10
 
 
 def pack_converted(raw: pa.RecordBatch, converted: Sequence[pa.RecordBatch]) -> pa.RecordBatch:
@@ -291,6 +294,7 @@ class PipelinedSinkTask(SinkTask):
         self.seq = 0
         self.proc: Any = None
         self.converter: BatchConverter | None = None
+        self._skip = 0  # batches left to the second stage after a failed conversion
         # conversion times: this stage's own, and the second stage's last report of its own
         self._converted = Histogram(HISTOGRAMS[CONVERT])
         self._converted_there = Histogram(HISTOGRAMS[CONVERT])
@@ -347,15 +351,20 @@ class PipelinedSinkTask(SinkTask):
 
     def _convert(self, raw: pa.RecordBatch) -> pa.RecordBatch:
         """``raw`` with its converted key and value while the second stage is behind (a batch
-        unread in the ring); else, or when a record does not convert, ``raw`` alone: the
-        second stage converts it, under the error handler."""
+        unread in the ring); else, or when a record does not convert (and for the
+        :data:`SKIP_AFTER_FAILURE` batches after that), ``raw`` alone: the second stage
+        converts it, under the error handler."""
         if self.converter is None or self.writer.unread_batches < 1:
+            return raw
+        if self._skip:
+            self._skip -= 1
             return raw
         started = time.perf_counter()
         try:
             converted = self.converter.deserialize(raw)
         except Exception as e:  # reported (or retried) where the error handler is
             log.debug("first stage: batch not converted (%s); the second stage converts it", e)
+            self._skip = SKIP_AFTER_FAILURE
             return raw
         self._converted.observe(time.perf_counter() - started)
         self.metrics.histograms[CONVERT] = self._converted_there.merged(self._converted)

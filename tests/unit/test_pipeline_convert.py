@@ -16,6 +16,7 @@ from engine.runtime.messages import TaskSpec
 from engine.runtime.metrics import HISTOGRAMS, Histogram, TaskMetrics
 from engine.runtime.pipeline import (
     CONVERTED_VALUE,
+    SKIP_AFTER_FAILURE,
     PipelinedSinkTask,
     pack_converted,
     unpack_converted,
@@ -126,6 +127,10 @@ def test_first_stage_converts_only_while_the_second_is_behind_and_never_a_bad_ba
     bad = raw_batch([b'{"id": 3}', b"{not json", b'{"id": 5}'], first_offset=2)
     assert task._convert(bad) is bad
     assert task.metrics.histograms["convert_batch_seconds"].count == 1
+    # and the next SKIP_AFTER_FAILURE batches are left to the second stage (no double parse)
+    assert [task._convert(good) is good for _ in range(SKIP_AFTER_FAILURE)] == [True] * SKIP_AFTER_FAILURE
+    assert task._convert(good).schema.names[-1] == CONVERTED_VALUE
+    assert task.metrics.histograms["convert_batch_seconds"].count == 2
     first = reader.read(0)
     assert first is not None and unpack_converted(first)[1] is None
     assert writer.unread_batches == 0
@@ -159,7 +164,8 @@ def test_second_stage_writes_the_same_lines_and_reports_the_same_bad_records(
     delivery.errors.reporters.append(report)
     writer.write(batches[0])  # one batch waiting: the first stage converts the ones after it
     sent = [task._convert(b) for b in batches[1:]]
-    assert [unpack_converted(b)[1] is not None for b in sent] == [True, False, True]
+    # converted, raw (a bad record), raw (left to the second stage after a failure)
+    assert [unpack_converted(b)[1] is not None for b in sent] == [True, False, False]
     for b in sent:
         writer.write(b)
     for _ in range(len(batches)):
