@@ -131,8 +131,9 @@ class WorkerSinkTask(WorkerTask):
     def execute(self) -> None:
         spec = self.spec
         self.ctx = _Context(spec.task_config)
-        # With pipeline.processes=2 the first stage (this process) consumes and converts; the
-        # second transforms and puts (engine.runtime.pipeline).
+        # With pipeline.processes=2 the first stage (this process) consumes, and converts a
+        # batch itself while the second is behind; the second converts the rest, transforms
+        # and puts (engine.runtime.pipeline).
         self.delivery: SinkDelivery | None = None
         if pipelined(spec.connector_config):
             task: SinkTask = PipelinedSinkTask(spec, self.metrics, self.registry)
