@@ -16,7 +16,7 @@ from controlplane.distributed_herder import DistributedHerder, client_props
 from controlplane.rest.app import create_app
 from controlplane.rest.security import RestSecurity
 from controlplane.rest.server import RestServer
-from controlplane.standalone import Prepared, check_broker, prepare, serve
+from controlplane.standalone import Prepared, prepare, serve
 from controlplane.stores.topics import ensure_topics, internal_topic_specs
 from engine.runtime.worker_config import distributed_worker_def
 
@@ -47,7 +47,7 @@ async def run(prepared: Prepared, log_level: str = "INFO") -> int:
     props["bootstrap.servers"] = bootstrap
     security = RestSecurity.from_props(props)
     security.check_exposure()
-    cluster_id = await asyncio.to_thread(check_broker, bootstrap, 10.0, props)
+    cluster_id = await prepared.cluster_id()
     await asyncio.to_thread(ensure_topics, client_props(props), internal_topic_specs(props))
     herder = DistributedHerder(props, prepared.registry, worker.get("worker.processes"), log_level)
     herder.kafka_cluster_id = cluster_id
@@ -58,7 +58,7 @@ async def run(prepared: Prepared, log_level: str = "INFO") -> int:
     async def joined() -> None:
         return None
 
-    return await serve(herder, rest, joined)
+    return await serve(herder, joined, rest=rest)
 
 
 def run_blocking(prepared: Prepared, log_level: str = "INFO") -> int:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from controlplane.rest.credentials import ADMIN, Entry, hash_password, token_digest, verify_password
 
@@ -166,13 +165,3 @@ def common_name(cert: Any) -> str | None:
             if name == "commonName":
                 return str(value)
     return None
-
-
-class TlsH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with the client certificate's CN in each request's state."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        cn = common_name(transport.get_extra_info("peercert"))
-        if cn is not None:
-            self.app_state = {**self.app_state, PEER_CN: cn}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from controlplane.rest.auth import Authenticator
 from controlplane.rest.credentials import ROLES, read_tokens, read_users
 from controlplane.rest.tls import PREFIX, TlsSettings, client_context, server_context
-from engine.spi.errors import ConfigError
+from engine.spi.errors import ConfigError, ConnectError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,70 @@ def parse_listeners(value: str | Sequence[str]) -> list[Listener]:
     if not listeners:
         raise ConfigError("Invalid value for configuration listeners: no listener given", "listeners")
     return listeners
+
+
+@dataclass
+class BoundListener:
+    """A listener's sockets, bound and listening (connections wait in the backlog until the
+    REST server serves them)."""
+
+    listener: Listener
+    sockets: list[socket.socket]
+
+    def port(self) -> int:
+        """The port bound (the one chosen by the system for port 0)."""
+        return int(self.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+def advertised_listener(bound: Sequence[BoundListener], scheme: str | None) -> BoundListener:
+    """The listener other workers and status reports name: the first of ``scheme``
+    (rest.advertised.listener's), else the first."""
+    return next((b for b in bound if b.listener.scheme == scheme), bound[0])
+
+
+def bind_listener(listener: Listener, backlog: int = 2048) -> BoundListener:
+    """Bind ``listener``'s address as asyncio's ``create_server`` would (every address its host
+    resolves to, SO_REUSEADDR, IPv6 sockets IPv6-only); a taken port is a clear error."""
+    where = f"{listener.scheme}://{listener.host}:{listener.port}"
+    try:
+        infos = socket.getaddrinfo(
+            listener.bind_host, listener.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except OSError as e:
+        raise ConfigError(f"Invalid value {where} for configuration listeners: {e}", "listeners") from e
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError as e:
+        for sock in sockets:
+            sock.close()
+        raise ConnectError(f"The REST server cannot listen on {where} (listeners): {e.strerror or e}") from e
+    return BoundListener(listener, sockets)
+
+
+def bind_listeners(value: str | Sequence[str]) -> list[BoundListener]:
+    """Bind every listener of the ``listeners`` setting (none stays bound if one fails)."""
+    bound: list[BoundListener] = []
+    try:
+        for listener in parse_listeners(value):
+            bound.append(bind_listener(listener))
+    except BaseException:
+        for b in bound:
+            b.close()
+        raise
+    return bound
 
 
 def _flag(props: Mapping[str, str], key: str, default: bool) -> bool:

@@ -1,5 +1,11 @@
 """Serve the REST app with uvicorn inside the control plane's event loop: one uvicorn server
-per listener (``listeners=http://…,https://…``), https ones with the worker's TLS context."""
+per listener (``listeners=http://…,https://…``), https ones with the worker's TLS context.
+
+The listening sockets are bound first (:func:`~controlplane.rest.security.bind_listeners`,
+no uvicorn needed), so a standalone worker knows its port and fails on a taken one before
+anything starts, and serves them once its connectors are created: importing uvicorn and
+starlette then overlaps the tasks' start in the worker processes. A request that arrives in
+between waits in the socket's backlog."""
 
 from __future__ import annotations
 
@@ -7,12 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from controlplane.rest.auth import TlsH11Protocol
-from controlplane.rest.security import Listener, RestSecurity, parse_listeners
+from controlplane.rest.auth import PEER_CN, common_name
+from controlplane.rest.security import BoundListener, RestSecurity, advertised_listener, bind_listeners
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +33,27 @@ class _Server(uvicorn.Server):
         yield
 
 
+class TlsH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, with the client certificate's CN in each request's state."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        cn = common_name(transport.get_extra_info("peercert"))
+        if cn is not None:
+            self.app_state = {**self.app_state, PEER_CN: cn}
+
+
 class RestServer:
-    def __init__(self, app: Starlette, listeners: str | Sequence[str]) -> None:
+    def __init__(self, app: Starlette, listeners: str | Sequence[str] | Sequence[BoundListener]) -> None:
+        """Serve ``app`` on ``listeners``: the ``listeners`` setting (bound here) or sockets
+        bound already."""
         security: RestSecurity = app.state.rest_security
-        self.listeners: list[Listener] = parse_listeners(listeners)
+        if isinstance(listeners, str) or not all(isinstance(b, BoundListener) for b in listeners):
+            self.bound = bind_listeners(cast("str | Sequence[str]", listeners))
+        else:
+            self.bound = list(cast("Sequence[BoundListener]", listeners))
         self.servers: list[_Server] = []
-        for li in self.listeners:
+        for li in (b.listener for b in self.bound):
             config = uvicorn.Config(
                 app,
                 host=li.bind_host,
@@ -53,8 +76,9 @@ class RestServer:
         """Start every listener; the URL of the advertised one (rest.advertised.listener's
         scheme, else the first listener)."""
         loop = asyncio.get_running_loop()
-        for li, server in zip(self.listeners, self.servers, strict=True):
-            task = loop.create_task(server.serve())
+        for bound, server in zip(self.bound, self.servers, strict=True):
+            li = bound.listener
+            task = loop.create_task(server.serve(sockets=bound.sockets))
             self._tasks.append(task)
             while not server.started:
                 if task.done():
@@ -65,10 +89,7 @@ class RestServer:
             url = f"{li.scheme}://{host}:{port}/"
             self.urls.append(url)
             log.info("REST server listening at %s", url)
-        chosen = [
-            u for u, li in zip(self.urls, self.listeners, strict=True) if li.scheme == self.advertised_scheme
-        ]
-        self.url = (chosen or self.urls)[0]
+        self.url = self.urls[self.bound.index(advertised_listener(self.bound, self.advertised_scheme))]
         return self.url
 
     async def stop(self) -> None:
@@ -76,3 +97,5 @@ class RestServer:
             server.should_exit = True
         for task in self._tasks:
             await task
+        for bound in self.bound:  # those of a server never started
+            bound.close()

@@ -93,13 +93,17 @@ def available() -> bool:
     return address.startswith("\0") or os.path.exists(address)  # an abstract socket has no file
 
 
+def fork_safe() -> bool:
+    """Whether this process can fork now: Linux-like and no other thread (but fork-safe ones)."""
+    return hasattr(os, "fork") and _threads() == 0
+
+
 def can_start() -> bool:
     """Whether :func:`start` would fork now: Linux-like, no other thread, not started yet."""
     return (
-        hasattr(os, "fork")
-        and hasattr(socket, "AF_UNIX")
+        hasattr(socket, "AF_UNIX")
         and "forkserver" in multiprocessing.get_all_start_methods()
-        and _threads() == 0
+        and fork_safe()
         and not available()
     )
 
