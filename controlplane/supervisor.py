@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -40,6 +41,8 @@ class WorkerHandle:
 
 # Worker processes started by :func:`prespawn` before the control plane is up, by index.
 _prespawned: dict[int, tuple[BaseProcess, Connection, tuple[str, str]]] = {}
+# The thread that asks the fork server for them (see prespawn), joined before they are used.
+_prespawning: list[threading.Thread] = []
 
 
 def _launch(index: int, cpu: int | None, log_level: str, plugin_path: str) -> tuple[BaseProcess, Connection]:
@@ -62,19 +65,43 @@ def prespawn(processes: int, log_level: str, plugin_path: str) -> None:
     """Start the worker processes now, while the control plane imports, discovers plugins
     and starts its REST server; the next :class:`Supervisor` with the same settings adopts
     them (start-up ~0.5-1 s shorter). Unadopted ones exit when this process does."""
-    if not _prespawned:
+    if not _prespawned and not _prespawning:
         atexit.register(abandon_prespawned)
+    _prespawn_done()
     cores = usable_cores()
-    for index in range(processes):
-        if index not in _prespawned:
-            cpu = cores[index % len(cores)] if cores else None
-            proc, conn = _launch(index, cpu, log_level, plugin_path)
-            _prespawned[index] = (proc, conn, (log_level, plugin_path))
+
+    def launch() -> None:
+        for index in range(processes):
+            if index not in _prespawned:
+                cpu = cores[index % len(cores)] if cores else None
+                try:
+                    proc, conn = _launch(index, cpu, log_level, plugin_path)
+                except Exception as e:  # the supervisor starts it when it needs it
+                    log.warning("Could not start worker process %d early: %s", index, e)
+                    return
+                _prespawned[index] = (proc, conn, (log_level, plugin_path))
+
+    if fork_server.available():
+        # The fork server answers once it has imported the task loops (fork_server.PRELOAD,
+        # ~50 ms): a thread waits for it while the control plane goes on.
+        thread = threading.Thread(target=launch, name="arrowsmith-prespawn", daemon=True)
+        _prespawning.append(thread)
+        thread.start()
+    else:
+        launch()
+
+
+def _prespawn_done() -> None:
+    """Wait for the workers :func:`prespawn` asked for (a failure to start one is logged:
+    the supervisor starts it again)."""
+    while _prespawning:
+        _prespawning.pop().join()
 
 
 def abandon_prespawned() -> None:
     """Stop the pre-spawned workers no supervisor adopted (say the config was invalid):
     multiprocessing would otherwise wait for them at exit."""
+    _prespawn_done()
     while _prespawned:
         _, (proc, conn, _settings) = _prespawned.popitem()
         conn.close()  # the worker exits when its control pipe closes
@@ -117,6 +144,7 @@ class Supervisor:
 
     def _spawn(self, index: int) -> WorkerHandle:
         cpu = self._cpu_for(index)
+        _prespawn_done()
         early = _prespawned.pop(index, None)
         if early is not None and early[2] == (self.log_level, self.plugin_path) and early[0].is_alive():
             proc, parent = early[0], early[1]

@@ -15,7 +15,6 @@ import time
 from collections.abc import Mapping
 from typing import IO, Any
 
-import numpy as np
 import pyarrow as pa
 
 from connectors.file.lines import split_lines
@@ -173,11 +172,12 @@ class FileStreamSourceTask(SourceTask):
         self.buffer = self.buffer[used:]
         self.position += used
         log.debug("Read %d lines from %s, up to byte %d", len(lines), self.filename or "stdin", self.position)
-        now = np.full(len(lines), int(time.time() * 1000), dtype=np.int64)
+        # pa.repeat, not pa.array(ndarray): the latter imports numpy.ma (~70 ms) the first time
+        now = pa.repeat(pa.scalar(int(time.time() * 1000), pa.timestamp("ms")), len(lines))
         batch = make_batch(
             topic=self.topic,
             value=lines,
-            timestamp=pa.array(now).cast(pa.timestamp("ms")),
+            timestamp=now,
             value_field=VALUE_FIELD,
         )
         if self.filename is None:

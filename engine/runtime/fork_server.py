@@ -39,6 +39,15 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 
+# Imported by the server once it runs, before it forks anything: what every task needs and
+# the control plane does not: the task loops with confluent-kafka (~40 ms), and numpy.ma,
+# which pyarrow imports the first time it converts a numpy array (~70 ms: numpy.ma reads the
+# signatures of builtins, which compiles the tokenizer's regular expressions). Importing
+# them there takes them off the control plane's start-up and off every worker's and stage's
+# first batch, and shares them between those processes; the server does it on the other core
+# while the control plane goes on (a fork request waits meanwhile).
+PRELOAD = ("engine.runtime.source_runner", "engine.runtime.sink_runner")
+
 
 # Threads that may run while the fork happens: jemalloc's (pyarrow starts its background
 # purging thread at import) registers fork handlers that hold its locks across the fork and
@@ -164,6 +173,7 @@ def start() -> bool:
                 # they all have. What it forks gets the default back (see _default_sigterm).
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 util.register_after_fork(_AFTER_FORK, _default_sigterm)
+                _preload()
                 forkserver.main(listener.fileno(), alive_r, [])
             except SystemExit:
                 pass
@@ -178,6 +188,19 @@ def start() -> bool:
         fs._forkserver_pid = pid
         log.debug("Fork server %d at %s", pid, address)
         return True
+
+
+def _preload() -> None:
+    """The server's imports (:data:`PRELOAD`), frozen like the rest of the image; one that
+    fails is left to the worker that needs it, which reports it as its task's failure."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # pragma: no cover - the worker imports it again and fails
+            log.warning("Fork server: could not preload %s: %s", name, e)
+    gc.freeze()
 
 
 class _AfterFork:

@@ -47,6 +47,7 @@ FORKED = textwrap.dedent(
             "ppid": os.getppid(),
             "marker": getattr(fs, "_marker", None),
             "pyarrow_loaded_at_start": "pyarrow.lib" in sys.modules,
+            "preloaded_at_start": [m for m in fs.PRELOAD if m in sys.modules],
             "shared_anon_mb": shared_anon_kb() / 1024,
             "grandchild_ppid": a.recv(),
             "available": fs.available(),
@@ -72,6 +73,7 @@ FORKED = textwrap.dedent(
         os.kill(server, signal.SIGTERM)  # ignored: it outlives the processes it serves
         time.sleep(0.3)
         info["server_survives_sigterm"] = fs.available() and psutil.Process(server).is_running()
+        info["preloaded_here"] = [m for m in fs.PRELOAD if m in sys.modules]
         info.update(server=server, me=os.getpid(), exitcode=p.exitcode,
                     server_parent=psutil.Process(server).ppid(), server_name=psutil.Process(server).name())
         print(json.dumps(info))
@@ -99,6 +101,9 @@ def test_processes_are_forked_from_the_image_and_share_its_memory(tmp_path: Path
     # a copy of the image: state set before start() is there, pyarrow was never imported again
     assert info["marker"] == "set before the fork"
     assert info["pyarrow_loaded_at_start"] is True
+    # the server imported the task loops (and confluent-kafka) for its children, not here
+    assert info["preloaded_at_start"] == ["engine.runtime.source_runner", "engine.runtime.sink_runner"]
+    assert info["preloaded_here"] == []
     # pyarrow's and numpy's import-time memory is still shared (~20 MB; a spawned child has ~0)
     assert info["shared_anon_mb"] > 5, info
     # a forked process reaches the same server for processes of its own (pipeline stages)
