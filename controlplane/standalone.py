@@ -50,14 +50,16 @@ class BrokerCheck:
     plugins. :meth:`result` is the cluster id, or raises the error the check raised, exactly
     as a check made in this process; where this process cannot fork it checks then."""
 
-    def __init__(self, bootstrap: str, props: Mapping[str, Any], timeout: float = 10.0) -> None:
+    def __init__(
+        self, bootstrap: str, props: Mapping[str, Any], timeout: float = 10.0, *, fork: bool = True
+    ) -> None:
         self.bootstrap = bootstrap
         self.props = dict(props)
         self.timeout = timeout
         self._pid: int | None = None
         self._fd = -1
         self._reap: weakref.finalize[Any, BrokerCheck] | None = None
-        if not fork_server.fork_safe():
+        if not fork or not fork_server.fork_safe():
             return
         read_end, write_end = os.pipe()
         pid = os.fork()

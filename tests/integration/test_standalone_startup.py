@@ -4,10 +4,13 @@ after them."""
 
 from __future__ import annotations
 
-import os
+import json
 import socket
-import time
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvloop
@@ -18,6 +21,8 @@ from engine.spi.errors import ConfigError, ConnectError
 from tests.integration.rest_client import LISTENING, START_TIMEOUT_S, RestClient, unique
 from tests.integration.standalone_proc import Standalone
 from tests.integration.test_cli_errors import run_cli, source, worker
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def closed_port() -> int:
@@ -64,35 +69,85 @@ def test_advertised_listener_is_the_first_of_the_advertised_scheme() -> None:
     assert advertised_listener(bound, "http").listener.host == "a"
 
 
+# BrokerCheck forks only a process with no other thread; pytest's has some (Kafka clients of
+# other tests), so each check runs in a fresh interpreter.
+CHECK = textwrap.dedent(
+    """
+    import json, os, sys, time
+    import uvloop
+    from controlplane import standalone
+    from engine.spi.errors import ConnectError
+
+    bootstrap, what = sys.argv[1], sys.argv[2]
+    check = standalone.BrokerCheck(bootstrap, {}, timeout=float(sys.argv[3]))
+    child = check._pid
+    out = {"forked": child is not None}
+    started = time.monotonic()
+    if what == "close":
+        check.close()
+    else:
+        try:
+            out["cluster_id"] = uvloop.run(check.result())
+        except ConnectError as e:
+            out["error"] = str(e)
+        if "cluster_id" in out:
+            out["here"] = standalone.check_broker(bootstrap)
+    out["seconds"] = time.monotonic() - started
+    try:
+        os.waitpid(child, os.WNOHANG)
+        out["reaped"] = False
+    except ChildProcessError:
+        out["reaped"] = True
+    print(json.dumps(out))
+    """
+)
+
+
+def run_check(bootstrap: str, what: str, timeout: float) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK, bootstrap, what, str(timeout)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
 @pytest.mark.kafka
 def test_broker_check_in_a_child_answers_as_the_check_here(kafka_bootstrap: str) -> None:
-    check = standalone.BrokerCheck(kafka_bootstrap, {})
-    assert check._pid is not None  # the test process has no other thread here: it forked
-    child = check._pid
-    cluster_id = uvloop.run(check.result())
-    assert cluster_id == standalone.check_broker(kafka_bootstrap)
-    assert cluster_id
-    with pytest.raises(ChildProcessError):  # reaped
-        os.waitpid(child, os.WNOHANG)
+    out = run_check(kafka_bootstrap, "result", 10.0)
+    assert out["forked"] is True  # a fresh interpreter has no other thread
+    assert out["cluster_id"] and out["cluster_id"] == out["here"]
+    assert out["reaped"] is True
 
 
 def test_broker_check_in_a_child_reports_the_check_error() -> None:
     port = closed_port()
-    check = standalone.BrokerCheck(f"127.0.0.1:{port}", {}, timeout=1.0)
-    with pytest.raises(ConnectError) as e:
-        uvloop.run(check.result())
-    assert str(e.value).startswith(f"Could not reach Kafka at bootstrap.servers=127.0.0.1:{port} within 1s: ")
+    out = run_check(f"127.0.0.1:{port}", "result", 1.0)
+    assert out["forked"] is True
+    assert out["error"].startswith(f"Could not reach Kafka at bootstrap.servers=127.0.0.1:{port} within 1s: ")
+    assert out["reaped"] is True
 
 
 def test_unwanted_broker_check_is_ended() -> None:
-    check = standalone.BrokerCheck(f"127.0.0.1:{closed_port()}", {}, timeout=10.0)
-    child = check._pid
-    assert child is not None
-    started = time.monotonic()
-    check.close()
-    assert time.monotonic() - started < 5  # killed, not waited for
-    with pytest.raises(ChildProcessError):
-        os.waitpid(child, os.WNOHANG)
+    out = run_check(f"127.0.0.1:{closed_port()}", "close", 10.0)
+    assert out["forked"] is True
+    assert out["seconds"] < 5  # killed, not waited for (the check itself would take 10 s)
+    assert out["reaped"] is True
+
+
+def test_broker_check_without_a_fork_checks_in_place() -> None:
+    # a process with other threads (this one may have some) checks when the answer is wanted
+    port = closed_port()
+    check = standalone.BrokerCheck(f"127.0.0.1:{port}", {}, timeout=1.0, fork=False)
+    assert check._pid is None
+    with pytest.raises(ConnectError) as e:
+        uvloop.run(check.result())
+    assert str(e.value).startswith(f"Could not reach Kafka at bootstrap.servers=127.0.0.1:{port} within 1s: ")
 
 
 def test_taken_rest_port_stops_the_start_before_any_connector(tmp_path: Path) -> None:
