@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from controlplane.distributed_herder import DistributedHerder, client_props
 from controlplane.rest.app import create_app
-from controlplane.rest.security import RestSecurity
+from controlplane.rest.security import RestSecurity, bind_listeners
 from controlplane.rest.server import RestServer
 from controlplane.standalone import Prepared, prepare, serve
 from controlplane.stores.topics import ensure_topics, internal_topic_specs
@@ -51,7 +51,7 @@ async def run(prepared: Prepared, log_level: str = "INFO") -> int:
     await asyncio.to_thread(ensure_topics, client_props(props), internal_topic_specs(props))
     herder = DistributedHerder(props, prepared.registry, worker.get("worker.processes"), log_level)
     herder.kafka_cluster_id = cluster_id
-    rest = RestServer(create_app(herder, security=security), worker.get("listeners"))
+    rest = RestServer(create_app(herder, security=security), bind_listeners(worker.get("listeners")))
     herder.bind(advertised_url(props, await rest.start()))
     log.info("Worker %s joining group %s", herder.worker_id, props["group.id"])
 

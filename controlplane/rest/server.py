@@ -1,7 +1,7 @@
 """Serve the REST app with uvicorn inside the control plane's event loop: one uvicorn server
 per listener (``listeners=http://…,https://…``), https ones with the worker's TLS context.
 
-The listening sockets are bound first (:func:`~controlplane.rest.security.bind_listeners`,
+The caller binds the listening sockets first (:func:`~controlplane.rest.security.bind_listeners`,
 no uvicorn needed), so a standalone worker knows its port and fails on a taken one before
 anything starts, and serves them once its connectors are created: importing uvicorn and
 starlette then overlaps the tasks' start in the worker processes. A request that arrives in
@@ -13,14 +13,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
-from typing import cast
 
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from controlplane.rest.auth import PEER_CN, common_name
-from controlplane.rest.security import BoundListener, RestSecurity, advertised_listener, bind_listeners
+from controlplane.rest.security import BoundListener, RestSecurity, advertised_listener
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +43,10 @@ class TlsH11Protocol(H11Protocol):
 
 
 class RestServer:
-    def __init__(self, app: Starlette, listeners: str | Sequence[str] | Sequence[BoundListener]) -> None:
-        """Serve ``app`` on ``listeners``: the ``listeners`` setting (bound here) or sockets
-        bound already."""
+    def __init__(self, app: Starlette, bound: Sequence[BoundListener]) -> None:
+        """Serve ``app`` on listeners bound already (:func:`bind_listeners`)."""
         security: RestSecurity = app.state.rest_security
-        if isinstance(listeners, str) or not all(isinstance(b, BoundListener) for b in listeners):
-            self.bound = bind_listeners(cast("str | Sequence[str]", listeners))
-        else:
-            self.bound = list(cast("Sequence[BoundListener]", listeners))
+        self.bound = list(bound)
         self.servers: list[_Server] = []
         for li in (b.listener for b in self.bound):
             config = uvicorn.Config(
