@@ -86,7 +86,10 @@ def make_batch(
             return data if data.type == typ else data.cast(typ)
         return pa.array(data, typ)
 
-    topics = pa.array([topic] * n, pa.string()) if isinstance(topic, str) else col(topic, pa.string())
+    if isinstance(topic, str):
+        topics = pa.repeat(pa.scalar(topic, pa.string()), n)  # not a list of n strings
+    else:
+        topics = col(topic, pa.string())
     if key is None:
         keys = pa.nulls(n, key_field.type if key_field else pa.binary())
     else:

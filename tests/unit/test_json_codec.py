@@ -24,3 +24,13 @@ def test_escape_matches_escape_text_with_nulls_and_slices(values: list[str | Non
 def test_escape_of_clean_text_is_the_same_array() -> None:
     arr = pa.array(["plain", "text"], pa.string())
     assert escape(arr) is arr
+
+
+def test_escape_counts_hits_per_row_around_empty_rows() -> None:
+    # empty rows first, between and last: each row's offset moves by the quotes before it
+    values = ["", '"a"', "", "", 'b"', '""', "", None, ""]
+    out = escape(pa.array(values, pa.string()))
+    out.validate(full=True)
+    assert out.to_pylist() == ["", '\\"a\\"', "", "", 'b\\"', '\\"\\"', "", None, ""]
+    with_backslash = escape(pa.array(['"', "", "\\", ""], pa.string()))
+    assert with_backslash.to_pylist() == ['\\"', "", "\\\\", ""]
