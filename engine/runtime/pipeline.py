@@ -174,6 +174,7 @@ def stage_main(
 
     from engine.plugins import PinnedRegistry
     from engine.runtime.sink_delivery import SinkDelivery
+    from engine.runtime.worker_process import warm_numpy_ma
     from engine.runtime.worker_task import load_task_class
 
     spec, pins = spec_and_pins
@@ -192,6 +193,7 @@ def stage_main(
         task.initialize(ctx)
         task.start(spec.task_config)
         conn.send(("ready", None))
+        warm_numpy_ma()  # while the first stage's consumer joins the group
         with RingReader(ring) as reader:
             while True:
                 if conn.poll(0):

@@ -24,6 +24,7 @@ from confluent_kafka import TopicPartition as KTopicPartition
 from engine.runtime.clients import PIPELINED_CONSUMER_DEFAULTS, consumer_config
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.sink_delivery import SinkDelivery
+from engine.runtime.worker_process import warm_numpy_ma
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
 from engine.spi.errors import ConnectError
@@ -184,6 +185,7 @@ class WorkerSinkTask(WorkerTask):
         consumer.subscribe(
             subscription, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
+        warm_numpy_ma()  # while librdkafka joins the group on its own threads
         self.report_target_state()
         last_commit = time.monotonic()
         was_paused = False

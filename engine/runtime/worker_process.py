@@ -99,6 +99,16 @@ def pin(cpu: int | None) -> list[int]:
     return list(proc.cpu_affinity() or [])
 
 
+def warm_numpy_ma() -> None:
+    """Import ``numpy.ma`` now, while the task waits anyway. pyarrow imports it the first
+    time it converts a numpy array (``pa.array(ndarray)`` checks for masked arrays), ~70 ms
+    (numpy.ma reads builtin signatures, which compiles the tokenizer's regular expressions)
+    that would otherwise fall on the first batch. A sink task calls this while its consumer
+    joins the group, a pipeline's second stage while it waits for its first batch; the fork
+    server does not preload it, since a source's path does not need it."""
+    import numpy.ma  # noqa: F401
+
+
 def lean_memory_pool() -> str:
     """Make jemalloc Arrow's default allocator in this process, unless the user chose one
     with ``ARROW_DEFAULT_MEMORY_POOL`` (or this pyarrow has no jemalloc); the pool's name.
