@@ -55,6 +55,7 @@ import psutil
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from engine.broker.launcher import free_port
+from engine.spi.errors import ConnectError
 from perf import _raw
 from perf._report import save_report
 from perf._util import LineCounter, ProcessTree, Standalone, Topics, Watermark, ensure_bytecode, machine
@@ -751,10 +752,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from perf.file_pipeline import broker_for_benchmark
 
     peers = [x.strip() for x in args.peers.split(",") if x.strip()]
-    with broker_for_benchmark() as (bootstrap, desc, _pid):
-        report = run_benchmark(
-            bootstrap, args.scenarios, args.records, peers, args.repeat, args.timeout, desc
-        )
+    try:
+        with broker_for_benchmark() as (bootstrap, desc, _pid):
+            report = run_benchmark(
+                bootstrap, args.scenarios, args.records, peers, args.repeat, args.timeout, desc
+            )
+    except ConnectError as e:  # no broker: nothing was measured, nothing is written
+        print(f"arrowsmith bench: error: {e}", file=sys.stderr)
+        return 1
     path = write_results(report, Path(args.out))
     m = report["machine"]
     print(f"\n{report['records']:,} records of ~{report['record_bytes_avg']} bytes; broker: {desc}")

@@ -38,6 +38,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import sys
@@ -454,13 +455,27 @@ def failed(env: Env, name: str, direction: str, conv: str, p: int, error: Except
 # -- command line ------------------------------------------------------------------------
 
 
+EXTERNAL_BROKER_CHECK_S = 10.0
+
+
 @contextlib.contextmanager
 def broker_for_benchmark(progress: Progress = print) -> Iterator[tuple[str, str, int | None]]:
-    """(bootstrap, description, broker pid): ``KAFKA_BOOTSTRAP_SERVERS`` or an embedded broker."""
+    """(bootstrap, description, broker pid): ``KAFKA_BOOTSTRAP_SERVERS`` (checked first: a
+    ``ConnectError`` if it does not answer) or an embedded broker."""
     from engine.broker.launcher import KafkaBroker, bootstrap_from_env
 
     existing = bootstrap_from_env()
     if existing:
+        from controlplane.standalone import check_broker
+
+        # a broker that does not answer stops the run here, not after every scenario timed out;
+        # its error names the reason, so librdkafka's line per reconnect attempt is left out
+        rdkafka = logging.getLogger("librdkafka")
+        was, rdkafka.disabled = rdkafka.disabled, True
+        try:
+            check_broker(existing, timeout=EXTERNAL_BROKER_CHECK_S)
+        finally:
+            rdkafka.disabled = was
         yield existing, f"external ({existing})", None
         return
     progress("Starting an embedded Kafka broker...")

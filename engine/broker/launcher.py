@@ -293,13 +293,27 @@ class BrokerState:
             raise ConnectError(f"not a broker state record: {exc}") from exc
 
 
+def is_broker_of(proc: psutil.Process, created_at: float, work_dir: str | Path) -> bool:
+    """Whether ``proc`` is the JVM started in ``work_dir`` at ``created_at`` (not a process
+    that reused its pid). psutil derives a start time from the boot time, which moves when
+    the wall clock jumps under a running machine (a suspended laptop, a paused or restored
+    VM): then the JVM's arguments, which name its ``server.properties`` in ``work_dir``,
+    decide."""
+    try:
+        if abs(proc.create_time() - created_at) <= 1.0:
+            return True
+        return str(Path(work_dir) / "server.properties") in proc.cmdline()
+    except psutil.Error:
+        return False
+
+
 def process_of(state: BrokerState) -> psutil.Process | None:
     """The running JVM ``state`` describes, or None (gone, or the pid now names another process)."""
     try:
         proc = psutil.Process(state.pid)
-        if abs(proc.create_time() - state.created_at) > 1.0:
-            return None
     except psutil.Error:
+        return None
+    if not is_broker_of(proc, state.created_at, state.work_dir):
         return None
     return None if _exited(proc) else proc
 
@@ -671,7 +685,7 @@ def _sweep_stale(root: Path) -> None:
     for work in root.glob(f"{_WORK_PREFIX}*"):
         try:
             data = json.loads((work / _PID_FILE).read_text())
-            alive = abs(psutil.Process(int(data["pid"])).create_time() - float(data["created_at"])) < 1.0
+            alive = is_broker_of(psutil.Process(int(data["pid"])), float(data["created_at"]), work)
         except psutil.NoSuchProcess:
             alive = False
         except (OSError, ValueError, KeyError, TypeError, psutil.Error):

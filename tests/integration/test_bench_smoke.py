@@ -4,6 +4,7 @@ that every record arrived (not speed: full runs are by hand, see docs/performanc
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,24 @@ def test_apache_kafka_connect_runs_the_same_scenarios(tmp_path: Path, kafka_boot
     assert "pipeline.processes" not in (work / "sink-json-main-apache-0" / "java-sink.properties").read_text()
     ratios = {(q["scenario"], q["peer"]) for q in report["ratios"]}
     assert ratios == {("e2e", "apache"), ("sink-json", "apache")}
+
+
+def test_an_unreachable_broker_stops_the_bench_before_any_scenario(tmp_path: Path) -> None:
+    from engine.broker.launcher import free_port
+
+    port = free_port()  # nothing listens there
+    args = ["source-json", "--records", "100", "--peers", "", "--out", str(tmp_path / "results")]
+    out = subprocess.run(
+        [sys.executable, "-m", "controlplane", "bench", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"},
+    )
+    assert out.returncode == 1
+    assert out.stderr.startswith(
+        f"arrowsmith bench: error: Could not reach Kafka at bootstrap.servers=127.0.0.1:{port} within 10s"
+    )
+    assert "source-json" not in out.stdout  # no scenario ran
+    assert not (tmp_path / "results").exists()  # and nothing was written
