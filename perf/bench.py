@@ -16,16 +16,17 @@ them all. ``${name}`` placeholders are filled in per run (``bootstrap``, ``topic
 * ``arrowsmith``: ``python -m controlplane standalone worker.properties conn….properties``;
 * ``apache``: Apache Kafka Connect 4.3.1's ``ConnectStandalone`` on the JVM, jars from
   Maven Central (:mod:`perf.apache_connect`), when Java and Maven are present;
-* ``raw``: the ceiling — a plain confluent-kafka producer (source scenarios) or consumer
-  (sink scenarios) moving the same pre-serialized bytes.
+* ``raw``: the ceiling — a plain confluent-kafka producer (source scenarios: the input
+  file's lines) or consumer (sink scenarios: appending to the output file) moving the same
+  pre-serialized bytes, a process of its own (:mod:`perf.raw_client`).
 
 The data are N JSON objects of ~120 bytes (:func:`make_values`), written to a file for
-source scenarios and produced to the topic beforehand for sink scenarios. A run is timed
-from the process's launch until the topic holds N records (source) or the output file has
+source scenarios and produced to the topic beforehand for sink scenarios. A run (the raw client's too) is
+timed from the process's launch until the topic holds N records (source) or the output file has
 N lines (sink, e2e), and reports records/s (also from the first record on, "steady"),
 MB/s of payload, CPU seconds per million records of every process of the engine (psutil,
 the process and all its descendants), peak RSS (the sum over those processes, sampled
-every 0.1 s) and, for e2e, the latency from each record's timestamp to its line appearing
+every 0.2 s) and, for e2e, the latency from each record's timestamp to its line appearing
 in the output file (polled every 20 ms), p50 and p99. Each run gets a fresh topic and
 fresh files. The report prints arrowsmith/peer ratios per scenario, is written as JSON to
 ``<out>/bench-<time>.json`` and appended to ``<out>/history.jsonl``. The broker is an
@@ -52,18 +53,27 @@ from typing import Any, Protocol
 
 import numpy as np
 import psutil
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from engine.broker.launcher import free_port
 from engine.spi.errors import ConnectError
-from perf import _raw
+from perf import _raw, raw_client
 from perf._report import save_report
-from perf._util import LineCounter, ProcessTree, Standalone, Topics, Watermark, ensure_bytecode, machine
+from perf._util import (
+    LineCounter,
+    LoggedProcess,
+    ProcessTree,
+    Standalone,
+    Topics,
+    Watermark,
+    ensure_bytecode,
+    machine,
+)
+from perf.raw_client import RAW_PRODUCER
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_RECORDS = 1_000_000
 ENGINES = ("arrowsmith", "apache", "raw")
-RAW_PRODUCER = {"linger.ms": "20", "batch.size": "1000000", "queue.buffering.max.messages": "2000000"}
 # Reading a process's PSS walks its page tables: ~1.5 ms for one of ours; every 0.1 s the
 # sampler took ~6 % of a core from the engine (a cost a run on both cores pays).
 SAMPLE_S = 0.2
@@ -148,15 +158,7 @@ def make_values(n: int) -> list[bytes]:
 
 def produce(bootstrap: str, topic: str, values: Sequence[bytes]) -> None:
     """Produce ``values`` (no key) and wait for every acknowledgement."""
-    p = Producer({"bootstrap.servers": bootstrap, **RAW_PRODUCER})
-    for v in values:
-        try:
-            p.produce(topic, v)
-        except BufferError:
-            p.poll(0.05)
-            p.produce(topic, v)
-    if p.flush(120):
-        raise RuntimeError(f"could not produce every record to {topic}")
+    raw_client.produce({"bootstrap.servers": bootstrap, **RAW_PRODUCER}, topic, values)
 
 
 def topic_timestamps_ms(bootstrap: str, topic: str, n: int, timeout: float = 120.0) -> np.ndarray:
@@ -360,6 +362,27 @@ def start_engine(engine: str, work: Path, worker: Path, connectors: Sequence[Pat
     return ApacheConnectStandalone(work, java_worker, *java_connectors)
 
 
+def start_raw(env: Env, sc: Scenario, work: Path, topic: str, output: Path) -> LoggedProcess:
+    """The raw client (:mod:`perf.raw_client`) as a process of its own, launched and watched
+    as the engines are: the source scenarios' producer reads the engines' input file, the
+    sink scenarios' consumer appends to the output file the watcher counts."""
+    if sc.kind == "source":
+        config = {"bootstrap.servers": env.bootstrap, **RAW_PRODUCER}
+        args = ["produce", json.dumps(config), topic, str(env.input_file)]
+    else:
+        from engine.runtime.clients import CONSUMER_DEFAULTS
+
+        config = {"bootstrap.servers": env.bootstrap, "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}"}
+        config.update(CONSUMER_DEFAULTS)
+        args = ["consume", json.dumps(config), topic, str(sc.partitions), str(env.records), str(output)]
+    return LoggedProcess(
+        [sys.executable, "-m", "perf.raw_client", *args],
+        work / "raw.log",
+        cwd=Path(__file__).resolve().parent.parent,
+        root_label="raw client",
+    )
+
+
 def run_engine(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> Run:
     run_id = uuid.uuid4().hex[:8]
     work = env.work / f"{sc.name}-{variant or 'main'}-{engine}-{rnd}"
@@ -399,7 +422,10 @@ def run_engine(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> R
         return seen
 
     t0 = time.monotonic()
-    proc = start_engine(engine, work, worker, conns)
+    if engine == "raw":
+        proc: EngineProcess = start_raw(env, sc, work, topic, output)
+    else:
+        proc = start_engine(engine, work, worker, conns)
     sampler = Sampler(proc.tree)
     first: float | None = None
     done = 0
@@ -436,6 +462,13 @@ def run_engine(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> R
         latency = (watch.arrival_s(env.records) - stamps) * 1000.0
         run.latency_p50_ms = float(np.percentile(latency, 50))
         run.latency_p99_ms = float(np.percentile(latency, 99))
+    if engine == "raw":
+        run.notes = (
+            "Producer: " + ", ".join(f"{k}={v}" for k, v in RAW_PRODUCER.items())
+            if sc.kind == "source"
+            else f"Consumer.consume({raw_client.CONSUME_BATCH}) loop over every partition, the sink task's "
+            "fetch settings, each batch appended to the output file"
+        ) + (f"; {run.notes}" if run.notes else "")
     if sc.kind != "sink":
         env.topics.delete(topic)
     return run
@@ -450,68 +483,6 @@ def prefilled_topic(env: Env, sc: Scenario, rnd: int) -> str:
         produce(env.bootstrap, topic, env.values)
         env.prefilled[key] = topic
     return env.prefilled[key]
-
-
-def run_raw(env: Env, sc: Scenario, rnd: int) -> Run:
-    """The ceiling: a plain producer (source) or consumer (sink) of the same bytes, in this
-    process (its CPU is this process's; its RSS what this process grew by)."""
-    run = Run(sc.name, "", "raw", env.records, payload_bytes=env.payload_bytes, round=rnd)
-    topic = (
-        env.topics.create(sc.name, sc.partitions) if sc.kind == "source" else prefilled_topic(env, sc, rnd)
-    )
-    me = psutil.Process()
-    c0, rss0 = _cpu(me), me.memory_info().rss
-    t0 = time.monotonic()
-    if sc.kind == "source":
-        produce(env.bootstrap, topic, env.values)
-        end = time.monotonic()
-        marks = Watermark(env.bootstrap, topic, sc.partitions)
-        run.delivered = marks.records()
-        marks.close()
-        env.topics.delete(topic)
-        run.notes = "Producer: " + ", ".join(f"{k}={v}" for k, v in RAW_PRODUCER.items())
-    else:
-        run.delivered, first, run.first_count = raw_consume_all(
-            env.bootstrap, topic, sc.partitions, env.records, env.timeout
-        )
-        end = time.monotonic()
-        run.first_record_s = first - t0
-        run.notes = "Consumer.consume(10000) loop over every partition, the sink task's fetch settings"
-    run.seconds = end - t0
-    run.cpu_s = _cpu(me) - c0
-    run.peak_rss_mb = max(0, me.memory_info().rss - rss0) / 2**20
-    run.complete = run.delivered >= env.records
-    return run
-
-
-def _cpu(p: psutil.Process) -> float:
-    t = p.cpu_times()
-    return float(t.user + t.system)
-
-
-def raw_consume_all(
-    bootstrap: str, topic: str, partitions: int, n: int, timeout: float
-) -> tuple[int, float, int]:
-    """(records read, monotonic time of the first batch, its size), reading every partition
-    from the start."""
-    from engine.runtime.clients import CONSUMER_DEFAULTS
-
-    c = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}", **CONSUMER_DEFAULTS}
-    )
-    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    got, first, first_count = 0, None, 0
-    deadline = time.monotonic() + timeout
-    try:
-        while got < n and time.monotonic() < deadline:
-            msgs = c.consume(10_000, 0.5)
-            ok = sum(1 for m in msgs if m.error() is None)
-            if ok and first is None:
-                first, first_count = time.monotonic(), ok
-            got += ok
-    finally:
-        c.close()
-    return got, first or time.monotonic(), first_count
 
 
 # -- the run ---------------------------------------------------------------------------
@@ -606,7 +577,7 @@ def run_benchmark(
 
 def _attempt(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> Run:
     try:
-        return run_raw(env, sc, rnd) if engine == "raw" else run_engine(env, sc, variant, engine, rnd)
+        return run_engine(env, sc, variant, engine, rnd)
     except Exception as e:  # a failed run is reported, the others go on
         return Run(sc.name, variant, engine, env.records, round=rnd, notes=f"FAILED: {type(e).__name__}: {e}")
 

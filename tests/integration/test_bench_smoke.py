@@ -57,9 +57,10 @@ def test_every_scenario_runs_on_a_small_n(tmp_path: Path, kafka_bootstrap: str) 
         assert r["complete"], f"{r['scenario']}/{r['variant']} {r['engine']}: {r['notes']}"
         assert r["delivered"] == N
         assert r["records_per_s"] > 0 and r["mb_per_s"] > 0
+        assert r["clean_stop"], r  # the raw client too: it waits for SIGTERM, then exits 0
+        assert 0 < r["first_record_s"] <= r["seconds"], r  # every engine is timed from its launch
         if r["engine"] == "arrowsmith":  # the raw client's CPU over 3000 records may read 0.00 s
             assert r["cpu_per_million"] > 0
-            assert r["clean_stop"], r
             assert r["peak_rss_mb"] > 20, r  # a control plane and its worker processes
     e2e = medians[0]
     assert 0 < e2e["latency_p50_ms"] <= e2e["latency_p99_ms"] < 120_000
@@ -71,6 +72,11 @@ def test_every_scenario_runs_on_a_small_n(tmp_path: Path, kafka_bootstrap: str) 
     for d in work.glob("*-arrowsmith-0"):
         if not d.name.startswith("source-json"):
             assert len((d / "out.txt").read_bytes().splitlines()) == N, d
+    # the raw client is a process of its own, watched as the engines are: its consumer wrote
+    # every record it read as a line of the output file
+    raw_out = (work / "sink-json-main-raw-0" / "out.txt").read_bytes().splitlines()
+    assert sorted(raw_out) == sorted((work / "in.txt").read_bytes().splitlines())
+    assert "linger.ms=20" in medians[-1]["notes"]
     # the transform chain ran (InsertField, ReplaceField, Cast, TimestampConverter)
     first = json.loads((work / "sink-json-main-arrowsmith-0" / "out.txt").read_text().splitlines()[0])
     assert first["pipeline"] == "bench" and "note" not in first and "user_id" in first

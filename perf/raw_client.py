@@ -1,0 +1,97 @@
+"""The raw confluent-kafka peer of ``arrowsmith bench``, as a process of its own.
+
+The ceiling each scenario is compared with: a plain ``Producer`` loop over the input file's
+lines (source scenarios), or a plain ``Consumer`` appending each batch's values to the
+output file as lines (sink scenarios). ``perf.bench`` launches it and watches it as it
+watches the engines — from the launch, by the topic's high watermarks or the output file's
+lines, CPU and memory of the process by psutil — so the three are timed alike::
+
+    python -m perf.raw_client produce CONFIG_JSON TOPIC INPUT_FILE
+    python -m perf.raw_client consume CONFIG_JSON TOPIC PARTITIONS RECORDS OUTPUT_FILE
+
+When it is done it waits for SIGTERM and exits 0 (an early exit would race the watcher's
+last look). It imports confluent-kafka only: its start-up is an interpreter's and a client's.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import cast
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+# The raw producer's settings: our source task's batching (linger.ms, batch.size), the
+# client's defaults otherwise; every record fits the queue.
+RAW_PRODUCER = {"linger.ms": "20", "batch.size": "1000000", "queue.buffering.max.messages": "2000000"}
+CONSUME_BATCH = 10_000
+
+
+def produce(config: dict[str, str], topic: str, values: Sequence[bytes]) -> None:
+    """Produce ``values`` (no key) and wait for every acknowledgement."""
+    p = Producer(config)
+    for v in values:
+        try:
+            p.produce(topic, v)
+        except BufferError:
+            p.poll(0.05)
+            p.produce(topic, v)
+    if p.flush(120):
+        raise RuntimeError(f"could not produce every record to {topic}")
+
+
+def consume(config: dict[str, str], topic: str, partitions: int, records: int, output: str) -> int:
+    """Read every partition from offset 0 until ``records`` values are appended to ``output``,
+    one line each, written once per batch; the records read."""
+    c = Consumer(config)
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    got = 0
+    try:
+        with open(output, "ab", buffering=0) as out:
+            while got < records:
+                batch = [m.value() for m in c.consume(CONSUME_BATCH, 0.5) if m.error() is None]
+                values = cast(list[bytes], batch)  # the bench's records all have a value
+                if values:
+                    values.append(b"")
+                    out.write(b"\n".join(values))
+                    got += len(values) - 1
+    finally:
+        c.close()
+    return got
+
+
+def _wait_for_term() -> None:
+    stop = False
+
+    def on_term(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    while not stop:
+        time.sleep(0.05)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 3 or args[0] not in ("produce", "consume"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    config = json.loads(args[1])
+    if args[0] == "produce":
+        topic, path = args[2], args[3]
+        with open(path, "rb") as f:
+            values = f.read().splitlines()
+        produce(config, topic, values)
+    else:
+        topic, partitions, records, output = args[2], int(args[3]), int(args[4]), args[5]
+        consume(config, topic, partitions, records, output)
+    _wait_for_term()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
