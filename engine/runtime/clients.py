@@ -85,15 +85,14 @@ CONSUMER_DEFAULTS: Mapping[str, str] = {
     "queued.min.messages": "20000",
     "queued.max.messages.kbytes": "2048",
     "fetch.wait.max.ms": "100",
-    "fetch.queue.backoff.ms": "100",
+    # Once the 2 MiB queue has been full, librdkafka waits this long before it fetches
+    # again. A task taking 300 000 records/s (~40 MB/s) empties it in ~50 ms: at 100 ms
+    # (librdkafka's cap for a partition whose queue is full is 1000) every sink was held
+    # near 300 000 records/s whatever its CPU; at 10 ms +65-75 % records/s for sink-json
+    # and scale on 1, 2 and 4 tasks, with the same or a lower peak RSS (docs/performance.md).
+    "fetch.queue.backoff.ms": "10",
     "max.partition.fetch.bytes": "4194304",
 }
-# A pipelined sink's first stage only consumes, at up to ~300 000 records/s (~40 MB/s): it
-# empties the 2 MiB queue in ~50 ms, and with librdkafka's wait of fetch.queue.backoff.ms
-# before it fetches again after the queue was full, at 100 ms it waited for the broker
-# (10 ms: +20-25 % records/s). Not for every consumer: with several partitions per task the
-# faster refill kept more fetch buffers alive (+18 MB per task process at 2 and 4 tasks).
-PIPELINED_CONSUMER_DEFAULTS: Mapping[str, str] = {"fetch.queue.backoff.ms": "10"}
 
 
 # -- security --------------------------------------------------------------------------------
@@ -585,13 +584,12 @@ def consumer_config(
     client_id: str,
     group_id: str,
     connector_props: Mapping[str, Any] | None = None,
-    defaults: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], int | None]:
-    """A task's consumer config, and ``max.poll.records`` if set (it sizes our batches);
-    ``defaults`` add to or replace :data:`CONSUMER_DEFAULTS` (the user's settings win)."""
+    """A task's consumer config, and ``max.poll.records`` if set (it sizes our batches):
+    :data:`CONSUMER_DEFAULTS`, then the user's settings."""
     merged, names = client_settings(worker_props, "consumer", connector_props)
     max_poll = merged.pop("max.poll.records", None)
-    conf = {"client.id": client_id, "group.id": group_id, **CONSUMER_DEFAULTS, **(defaults or {})}
+    conf = {"client.id": client_id, "group.id": group_id, **CONSUMER_DEFAULTS}
     conf["bootstrap.servers"] = _bootstrap(worker_props)
     conf.update(translate(merged, names))
     return conf, int(max_poll) if max_poll is not None else None

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KTopicPartition
 
-from engine.runtime.clients import PIPELINED_CONSUMER_DEFAULTS, consumer_config
+from engine.runtime.clients import consumer_config
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.sink_delivery import SinkDelivery
 from engine.runtime.worker_process import warm_numpy_ma
@@ -154,7 +154,6 @@ class WorkerSinkTask(WorkerTask):
             f"connector-consumer-{spec.connector}-{spec.task}",
             group,
             spec.connector_config,
-            PIPELINED_CONSUMER_DEFAULTS if pipelined(spec.connector_config) else None,
         )
         self.batch_rows = max_poll or int(spec.worker_config.get("worker.batch.max.rows", "10000"))
         flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
