@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KTopicPartition
 
 from engine.runtime.clients import consumer_config
@@ -33,6 +33,15 @@ from engine.spi.record import BINARY_SCHEMA, HEADER_TYPE, TopicPartition
 log = logging.getLogger(__name__)
 
 _MS = pa.timestamp("ms")
+# auto.offset.reset's values that name a position (librdkafka's synonyms too)
+RESET_POSITIONS = {
+    "earliest": OFFSET_BEGINNING,
+    "smallest": OFFSET_BEGINNING,
+    "beginning": OFFSET_BEGINNING,
+    "latest": OFFSET_END,
+    "largest": OFFSET_END,
+    "end": OFFSET_END,
+}
 _second = operator.itemgetter(1)  # of Message.timestamp(): (type, ms)
 
 
@@ -102,6 +111,29 @@ def messages_to_batch(msgs: Sequence[Any]) -> pa.RecordBatch:
     )
 
 
+def start_positions(committed: Sequence[KTopicPartition], reset: str) -> list[KTopicPartition] | None:
+    """Where newly assigned partitions start: their committed offsets, and where one has none,
+    the beginning or the end that ``auto.offset.reset`` names. Given to librdkafka up front,
+    these save it a second offset fetch and, for a partition without a committed offset (a
+    new connector's group), the fixed 100 ms it waits before it resets an unknown offset
+    itself. None leaves the start to librdkafka: a policy that names no position
+    (``error``), or an offset that could not be read."""
+    logical = RESET_POSITIONS.get(reset.lower())
+    if logical is None or any(c.error is not None for c in committed):
+        return None
+    return [_start(c, logical) for c in committed]
+
+
+def _start(committed: KTopicPartition, logical: int) -> KTopicPartition:
+    if committed.offset < 0:
+        return KTopicPartition(committed.topic, committed.partition, logical)
+    if committed.leader_epoch is None:  # the constructor takes an int or nothing
+        return KTopicPartition(committed.topic, committed.partition, committed.offset)
+    return KTopicPartition(
+        committed.topic, committed.partition, committed.offset, leader_epoch=committed.leader_epoch
+    )
+
+
 def next_offsets(batch: pa.RecordBatch) -> dict[TopicPartition, int]:
     """The next offset to read per partition: last offset in the batch + 1."""
     topics, parts, offsets = batch.column("topic"), batch.column("partition"), batch.column("offset")
@@ -156,6 +188,11 @@ class WorkerSinkTask(WorkerTask):
             spec.connector_config,
         )
         self.batch_rows = max_poll or int(spec.worker_config.get("worker.batch.max.rows", "10000"))
+        self.offset_reset = conf.get("auto.offset.reset", "latest")
+        # a cooperative or KIP-848 group hands out partitions incrementally
+        self.incremental = "cooperative" in conf.get("partition.assignment.strategy", "") or (
+            conf.get("group.protocol", "classic").lower() == "consumer"
+        )
         flush_interval = int(spec.worker_config.get("offset.flush.interval.ms", "60000")) / 1000
         self.commit_timeout = int(spec.worker_config.get("offset.flush.timeout.ms", "5000")) / 1000
         self._last_warning = 0.0
@@ -339,6 +376,14 @@ class WorkerSinkTask(WorkerTask):
         self.ctx.assigned.update(tps)
         self.note_topics({tp.topic for tp in tps})
         self.sink.open(tps)
+        try:
+            committed = consumer.committed(partitions, timeout=self.commit_timeout)
+            start = start_positions(committed, self.offset_reset)
+        except KafkaException as e:  # librdkafka reads them itself
+            log.debug("Committed offsets not read at assignment (%s)", e)
+            start = None
+        if start is not None:
+            (consumer.incremental_assign if self.incremental else consumer.assign)(start)
         if self.paused:
             consumer.pause(partitions)
 
