@@ -34,7 +34,7 @@ def test_a_sink_starts_where_auto_offset_reset_says_and_resumes_where_it_committ
     _produce(kafka_bootstrap, topic, old)
     gen = rest_worker(tmp_path, kafka_bootstrap, **{"worker.processes": 1, "offset.flush.interval.ms": 500})
     proc, client = next(gen)
-    first, latest = tmp_path / "first.txt", tmp_path / "latest.txt"
+    first, latest, coop = tmp_path / "first.txt", tmp_path / "latest.txt", tmp_path / "coop.txt"
     try:
         client.create(
             "from-start", {"connector.class": "FileStreamSink", "file": str(first), "topics": topic}
@@ -48,6 +48,15 @@ def test_a_sink_starts_where_auto_offset_reset_says_and_resumes_where_it_committ
                 "consumer.override.auto.offset.reset": "latest",
             },
         )
+        client.create(  # a cooperative group: the start is given with incremental_assign
+            "cooperative",
+            {
+                "connector.class": "FileStreamSink",
+                "file": str(coop),
+                "topics": topic,
+                "consumer.override.partition.assignment.strategy": "cooperative-sticky",
+            },
+        )
         wait_until(lambda: count_lines(first) == 10, 60, "the records produced before the start")
         wait_until(
             lambda: "[from-end|task-0] Assigned partitions" in proc.log(), 60, "the latest sink's assignment"
@@ -57,6 +66,9 @@ def test_a_sink_starts_where_auto_offset_reset_says_and_resumes_where_it_committ
         wait_until(lambda: count_lines(first) == 16 and count_lines(latest) == 6, 60, "the new records")
         assert sorted(_lines(first)) == sorted(old + new)
         assert sorted(_lines(latest)) == sorted(new)  # nothing from before its start
+        wait_until(lambda: count_lines(coop) == 16, 60, "the cooperative sink's records")
+        assert sorted(_lines(coop)) == sorted(old + new)
+        assert client.states("cooperative") == ("RUNNING", ["RUNNING"])
 
         # stopped, it commits; resumed, it starts at what it committed (nothing twice)
         assert client.put("/connectors/from-start/stop").status == 204
