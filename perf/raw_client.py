@@ -2,9 +2,10 @@
 
 The ceiling each scenario is compared with: a plain ``Producer`` loop over the input
 file's lines, read 4 MiB at a time (source scenarios), or a plain ``Consumer`` appending
-each batch's values to the output file as lines (sink scenarios). ``perf.bench`` launches it and watches it as it
-watches the engines — from the launch, by the topic's high watermarks or the output file's
-lines, CPU and memory of the process by psutil — so the three are timed alike::
+each batch's values to the output file as lines (sink scenarios). ``perf.bench`` launches
+it and watches it as it watches the engines — from the launch, by the topic's high
+watermarks or the output file's lines, CPU and memory of the process by psutil — so the
+three are timed alike::
 
     python -m perf.raw_client produce CONFIG_JSON TOPIC INPUT_FILE
     python -m perf.raw_client consume CONFIG_JSON TOPIC PARTITIONS RECORDS OUTPUT_FILE
