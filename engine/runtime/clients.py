@@ -86,10 +86,10 @@ CONSUMER_DEFAULTS: Mapping[str, str] = {
     "queued.max.messages.kbytes": "2048",
     "fetch.wait.max.ms": "100",
     # Once the 2 MiB queue has been full, librdkafka waits this long before it fetches
-    # again. A task taking 300 000 records/s (~40 MB/s) empties it in ~50 ms: at 100 ms
-    # (librdkafka's cap for a partition whose queue is full is 1000) every sink was held
-    # near 300 000 records/s whatever its CPU; at 10 ms +65-75 % records/s for sink-json
-    # and scale on 1, 2 and 4 tasks, with the same or a lower peak RSS (docs/performance.md).
+    # again (librdkafka's own default: 1000 ms). A task taking 300 000 records/s (~40 MB/s)
+    # empties it in ~50 ms: at 100 ms every sink was held near 300 000 records/s whatever
+    # its CPU; at 10 ms +65-75 % records/s for sink-json and scale on 1, 2 and 4 tasks,
+    # with the same or a lower peak RSS (docs/performance.md).
     "fetch.queue.backoff.ms": "10",
     "max.partition.fetch.bytes": "4194304",
 }
