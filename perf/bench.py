@@ -21,10 +21,10 @@ them all. ``${name}`` placeholders are filled in per run (``bootstrap``, ``topic
   pre-serialized bytes, a process of its own (:mod:`perf.raw_client`).
 
 The data are N JSON objects of ~120 bytes (:func:`make_values`), written to a file for
-source scenarios and produced to the topic beforehand for sink scenarios. A run (the raw client's too) is
-timed from the process's launch until the topic holds N records (source) or the output file has
-N lines (sink, e2e), and reports records/s (also from the first record on, "steady"),
-MB/s of payload, CPU seconds per million records of every process of the engine (psutil,
+source scenarios and produced to the topic beforehand for sink scenarios. A run (the raw
+client's too) is timed from the process's launch until the topic holds N records (source)
+or the output file has N lines (sink, e2e), and reports records/s (also from the first
+record on, "steady"), MB/s of payload, CPU seconds per million records of every process of the engine (psutil,
 the process and all its descendants), peak RSS (the sum over those processes, sampled
 every 0.2 s) and, for e2e, the latency from each record's timestamp to its line appearing
 in the output file (polled every 20 ms), p50 and p99. Each run gets a fresh topic and
