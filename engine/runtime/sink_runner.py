@@ -209,8 +209,6 @@ class WorkerSinkTask(WorkerTask):
             }
         )
         self.consumer = consumer
-        task.initialize(self.ctx)
-        task.start(spec.task_config)
         topics = [
             t.strip()
             for t in spec.task_config.get("topics", spec.connector_config.get("topics", "")).split(",")
@@ -218,9 +216,29 @@ class WorkerSinkTask(WorkerTask):
         ]
         regex = spec.task_config.get("topics.regex", spec.connector_config.get("topics.regex", ""))
         subscription = ["^" + regex] if regex else topics
+        # Subscribed before the task starts: librdkafka joins the group on its own threads
+        # while start() runs (a pipelined task's start spawns its second stage), and hands
+        # the assignment over only inside consume(), after start() (Kafka Connect starts the
+        # task, then subscribes; its consumer joins at the first poll).
         consumer.subscribe(
             subscription, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
+        try:
+            task.initialize(self.ctx)
+            task.start(spec.task_config)
+        except BaseException:
+            # A failed start is neither opened nor closed. As Kafka Connect does, stop() still
+            # runs (it frees what start() took before it failed); the consumer leaves the group.
+            self.task_closed = True
+            try:
+                task.stop()
+            except Exception as e:
+                log.warning("stop() after the failed start raised: %s", e)
+            finally:
+                consumer.close()
+                if self.delivery is not None:
+                    self.delivery.close()
+            raise
         warm_numpy_ma()  # while librdkafka joins the group on its own threads
         self.report_target_state()
         last_commit = time.monotonic()
@@ -371,11 +389,12 @@ class WorkerSinkTask(WorkerTask):
             (self.consumer.pause if paused else self.consumer.resume)(parts)
 
     def _on_assign(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
+        if self.task_closed:
+            return
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         log.info("Assigned partitions: %s", ", ".join(f"{tp.topic}-{tp.partition}" for tp in tps))
         self.ctx.assigned.update(tps)
         self.note_topics({tp.topic for tp in tps})
-        self.sink.open(tps)
         try:
             committed = consumer.committed(partitions, timeout=self.commit_timeout)
             start = start_positions(committed, self.offset_reset)
@@ -383,9 +402,13 @@ class WorkerSinkTask(WorkerTask):
             log.debug("Committed offsets not read at assignment (%s)", e)
             start = None
         if start is not None:
+            # Assigned before the task's open(): the fetch starts while open() runs (a
+            # pipelined task's is a round trip to its second process); records reach the
+            # task only from the next consume(), after this callback.
             (consumer.incremental_assign if self.incremental else consumer.assign)(start)
         if self.paused:
             consumer.pause(partitions)
+        self.sink.open(tps)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[KTopicPartition]) -> None:
         if self.task_closed:
