@@ -174,14 +174,21 @@ def stage_main(
 
     from engine.plugins import PinnedRegistry
     from engine.runtime.sink_delivery import SinkDelivery
-    from engine.runtime.worker_process import warm_numpy_ma
     from engine.runtime.worker_task import load_task_class
 
     spec, pins = spec_and_pins
     stage_setup(cpu)
     delivery: SinkDelivery | None = None
+    reader: RingReader | None = None
+    warm: threading.Thread | None = None
     delivered = 0
     try:
+        # The ring is mapped without allocating its pages (~30 ms for 32 MiB): a thread
+        # allocates them, and imports numpy.ma, while this one starts the task and answers
+        # the first calls, in the time the first stage's consumer takes to join and fetch.
+        reader = RingReader(ring, populate=False)
+        warm = threading.Thread(target=_warm, args=(reader,), name="stage-warm", daemon=True)
+        warm.start()
         plugin_path = spec.worker_config.get("plugin.path", "")
         registry = PinnedRegistry(pins, [p.strip() for p in plugin_path.split(",") if p.strip()])
         task = load_task_class(spec.task_config["task.class"])()
@@ -193,37 +200,48 @@ def stage_main(
         task.initialize(ctx)
         task.start(spec.task_config)
         conn.send(("ready", None))
-        warm_numpy_ma()  # while the first stage's consumer joins the group
-        with RingReader(ring) as reader:
-            while True:
-                if conn.poll(0):
-                    op, seq, arg = conn.recv()
-                    while delivered < seq:  # every batch written before this call is delivered first
-                        batch = reader.read(REPLY_TIMEOUT_S)
-                        if batch is None:
-                            raise ConnectError("pipeline stage: timed out waiting for a batch")
-                        delivery.deliver(*unpack_converted(batch))
-                        del batch
-                        delivered += 1
-                    result = _call(task, ctx, delivery, op, arg)
-                    conn.send(("metrics", _metrics_update(metrics)))
-                    conn.send(("ok", result))
-                    if op == "stop":
-                        return
-                    continue
-                batch = reader.read(0.05)
-                if batch is not None:
+        while True:
+            if conn.poll(0):
+                op, seq, arg = conn.recv()
+                while delivered < seq:  # every batch written before this call is delivered first
+                    batch = reader.read(REPLY_TIMEOUT_S)
+                    if batch is None:
+                        raise ConnectError("pipeline stage: timed out waiting for a batch")
                     delivery.deliver(*unpack_converted(batch))
                     del batch
                     delivered += 1
-                if metrics.due():
-                    conn.send(("metrics", _metrics_update(metrics)))
+                result = _call(task, ctx, delivery, op, arg)
+                conn.send(("metrics", _metrics_update(metrics)))
+                conn.send(("ok", result))
+                if op == "stop":
+                    return
+                continue
+            batch = reader.read(0.05, interrupt=conn.fileno())  # a control call ends the wait
+            if batch is not None:
+                delivery.deliver(*unpack_converted(batch))
+                del batch
+                delivered += 1
+            if metrics.due():
+                conn.send(("metrics", _metrics_update(metrics)))
     except BaseException as e:
         send_failure(conn, e)
     finally:
+        if warm is not None:
+            warm.join()
+        if reader is not None:
+            reader.close()
         if delivery is not None:
             delivery.close()
         conn.close()
+
+
+def _warm(reader: RingReader) -> None:
+    """A second stage's warm-up, on a thread of its own: numpy.ma imported (see
+    :func:`engine.runtime.worker_process.warm_numpy_ma`) and the ring's pages allocated."""
+    from engine.runtime.worker_process import warm_numpy_ma
+
+    warm_numpy_ma()
+    reader.prefault()
 
 
 def _call(task: SinkTask, ctx: _StageContext, delivery: Any, op: str, arg: Any) -> Any:
@@ -273,7 +291,9 @@ def start_stage(
     proc.start()
     reader_end.close()
     child.close()
-    return proc, conn, RingWriter(writer_end)
+    # The stage maps the ring with populate, allocating its pages on its own core while
+    # this process goes on; this side maps each page at its first write.
+    return proc, conn, RingWriter(writer_end, populate=False)
 
 
 def end_stage(proc: Any, conn: Connection, writer: RingWriter) -> None:

@@ -104,7 +104,8 @@ def producer_stage_main(ring: RingEnd, conn: Connection, conf: dict[str, Any], c
                     if op == "stop":
                         return
                     continue
-                batch = reader.read(IDLE_WAIT_S if len(producer) else 0.05)
+                # a control call (flush, stop) ends the wait
+                batch = reader.read(IDLE_WAIT_S if len(producer) else 0.05, interrupt=conn.fileno())
                 if batch is not None:
                     take(batch)
                     del batch

@@ -2,7 +2,7 @@
 
 ::
 
-    segment (memfd, size_bytes, pre-faulted)
+    segment (memfd, size_bytes, populated by one side)
     ┌────────────┬──────────────┬──────────────┬─────────────────────────────────────────┐
     │ constants  │ writer line  │ reader line  │ data: capacity_bytes                    │
     │ magic, cap │ write_pos,   │ read_pos,    │ ┌──────┬─────────┐┌──────┬──────┐┌─────┐│
@@ -131,7 +131,8 @@ def create_ring(size_bytes: int, *, name: str = "arrowsmith-ring") -> tuple[Ring
     Returns ``(writer_end, reader_end)``: open one with :class:`RingWriter` and the other
     with :class:`RingReader`, in this process or in a spawned one (a :class:`RingEnd`
     pickles into ``Process(args=...)``). The size is rounded up to whole pages; the data
-    area is ``size - HEADER_BYTES``. Every page is touched once here, so expect ~1-2 GB/s.
+    area is ``size - HEADER_BYTES``. The pages are allocated by the first side that maps
+    the ring with ``populate`` (see :mod:`engine.transport.segment`).
     """
     if size_bytes < MIN_RING_BYTES:
         raise ConfigError(f"ring size must be at least {MIN_RING_BYTES} bytes, got {size_bytes}")
@@ -209,11 +210,11 @@ def _rebuild_end(role: Literal["writer", "reader"], *dup_fds: Any) -> RingEnd:
 class _Side(abc.ABC):
     """What a writer and a reader share: the mapping, the header words, the doorbell."""
 
-    def __init__(self, end: RingEnd, role: Literal["writer", "reader"]) -> None:
+    def __init__(self, end: RingEnd, role: Literal["writer", "reader"], populate: bool) -> None:
         seg_fd, wait_fd, notify_fd = end._take(role)
         self._bell = Doorbell(wait_fd, notify_fd)
         try:
-            self._seg = Segment.attach(seg_fd)
+            self._seg = Segment.attach(seg_fd, populate)
         except BaseException:
             self._bell.close()
             raise
@@ -227,6 +228,12 @@ class _Side(abc.ABC):
             raise TransportError("not an arrowsmith ring segment (bad magic or version)")
         self.capacity_bytes: int = self._words[_H_CAPACITY]
         self._closed = False
+
+    def prefault(self) -> None:
+        """Allocate and map every page of a ring mapped with ``populate=False`` now
+        (:meth:`engine.transport.segment.Segment.prefault`); safe beside the other side's
+        writes and reads."""
+        self._seg.prefault()
 
     def _deadline(self, timeout: float | None) -> float | None:
         if self._closed:
@@ -255,10 +262,13 @@ class _Side(abc.ABC):
 
 
 class RingWriter(_Side):
-    """The producing side: :meth:`write` copies a batch into the ring once and publishes it."""
+    """The producing side: :meth:`write` copies a batch into the ring once and publishes it.
 
-    def __init__(self, end: RingEnd) -> None:
-        super().__init__(end, "writer")
+    ``populate=False`` maps the ring without allocating its pages now (see
+    :mod:`engine.transport.segment`): for a writer whose reader, just spawned, populates them."""
+
+    def __init__(self, end: RingEnd, populate: bool = True) -> None:
+        super().__init__(end, "writer", populate)
         self._pos: int = self._words[_H_WRITE_POS]
         self._seq: int = self._words[_H_WRITE_SEQ]
         self._schema: pa.Schema | None = None
@@ -405,10 +415,12 @@ class _Slot:
 
 
 class RingReader(_Side):
-    """The consuming side: :meth:`read` returns batches whose buffers live in the ring."""
+    """The consuming side: :meth:`read` returns batches whose buffers live in the ring.
 
-    def __init__(self, end: RingEnd) -> None:
-        super().__init__(end, "reader")
+    ``populate``: as for :class:`RingWriter`."""
+
+    def __init__(self, end: RingEnd, populate: bool = True) -> None:
+        super().__init__(end, "reader", populate)
         self._next: int = self._words[_H_READ_POS]
         self._seq: int = self._words[_H_READ_SEQ]
         self._held: deque[_Slot] = deque()
@@ -419,8 +431,10 @@ class RingReader(_Side):
         self._schema: pa.Schema | None = None
         self._schema_id = 0
 
-    def read(self, timeout: float | None = None) -> pa.RecordBatch | None:
-        """The next batch, zero-copy; ``None`` if none came within ``timeout`` seconds.
+    def read(self, timeout: float | None = None, interrupt: int = -1) -> pa.RecordBatch | None:
+        """The next batch, zero-copy; ``None`` if none came within ``timeout`` seconds, or
+        as soon as the descriptor ``interrupt`` (when given) is readable: a process that
+        also waits for messages on a pipe answers them without waiting out the timeout.
 
         ``timeout=None`` waits without a limit. Raises :class:`RingClosedError` once the
         writer has closed the ring and every batch has been read (end of stream), and
@@ -436,8 +450,8 @@ class RingReader(_Side):
                 continue
             if words[_H_WRITER_CLOSED] and self._next == words[_H_WRITE_POS]:
                 raise RingClosedError(f"end of stream: the writer closed the ring after {self._seq} batches")
-            wake = self._bell.wait(deadline)
-            if wake is Wake.TIMEOUT:
+            wake = self._bell.wait(deadline, interrupt)
+            if wake is Wake.TIMEOUT or wake is Wake.OTHER:
                 return None
             if wake is Wake.PEER_GONE and self._next == words[_H_WRITE_POS] and not words[_H_WRITER_CLOSED]:
                 raise PeerGoneError(

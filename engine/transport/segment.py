@@ -1,4 +1,4 @@
-"""A shared-memory segment: an anonymous memfd, sized once, pre-faulted, mapped by each side.
+"""A shared-memory segment: an anonymous memfd, sized once, populated by one side, mapped by each.
 
 Nothing is ever created in ``/dev/shm``: a memfd has no name in any filesystem, so there is
 nothing to unlink and nothing a SIGKILL can leave behind. The kernel frees the memory when
@@ -6,10 +6,14 @@ the last file descriptor and the last mapping of it are gone. A memfd is not lim
 size of the ``/dev/shm`` mount (Docker's default is 64 MB); it is still charged to the
 memory cgroup.
 
-:func:`create` allocates and touches every page once (first touch costs ~3.4 µs per 4 KiB
-page in a VM, perf.md §3.4), :func:`attach` maps it with ``MAP_POPULATE`` so the second
-process does not take a page fault per page on its first batches either. The descriptor is
-closed as soon as the mapping exists: the mapping alone keeps the memory alive.
+:func:`create` only sizes the memfd. :meth:`Segment.attach` maps it with ``MAP_POPULATE``:
+the first side to map it allocates and zeroes every page (~30 ms for 32 MiB in a VM, where
+a first touch costs ~3.4 µs per 4 KiB page, perf.md §3.4), the other side's populate only
+maps them, so neither side takes a page fault per page on its first batches. A side that
+should not wait for that (a process that has just spawned the other side, which populates
+on its own core meanwhile) maps with ``populate=False`` and maps each page at its first
+touch. The descriptor is closed as soon as the mapping exists: the mapping alone keeps the
+memory alive.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ def page_align(size: int) -> int:
 
 
 def create(size_bytes: int, name: str) -> int:
-    """A new memfd of ``size_bytes`` (a whole number of pages), every page already allocated.
+    """A new memfd of ``size_bytes`` (a whole number of pages); its pages are allocated by
+    the first :meth:`Segment.attach` that populates them.
 
     Returns the descriptor (close-on-exec; hand it to another process with
     :func:`multiprocessing.reduction.DupFd`). ``name`` only shows in ``/proc/<pid>/fd``.
@@ -45,12 +50,6 @@ def create(size_bytes: int, name: str) -> int:
     fd = os.memfd_create(name, os.MFD_CLOEXEC)
     try:
         os.ftruncate(fd, size_bytes)
-        with mmap.mmap(fd, size_bytes) as mm:
-            view = memoryview(mm)
-            try:
-                view[::PAGE_BYTES] = bytes(size_bytes // PAGE_BYTES)  # one write per page
-            finally:
-                view.release()
     except BaseException:
         os.close(fd)
         raise
@@ -70,11 +69,19 @@ class Segment:
         self.address = _address_of(self.view)
 
     @classmethod
-    def attach(cls, fd: int) -> Segment:
-        """Map the whole memfd ``fd`` (read/write, shared, pre-populated); ``fd`` stays open."""
+    def attach(cls, fd: int, populate: bool = True) -> Segment:
+        """Map the whole memfd ``fd`` (read/write, shared; with ``populate`` every page is
+        allocated and mapped now, see the module's docstring); ``fd`` stays open."""
         size = os.fstat(fd).st_size
-        mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE)
+        flags = mmap.MAP_SHARED | (mmap.MAP_POPULATE if populate else 0)
+        mm = mmap.mmap(fd, size, flags=flags)
         return cls(mm, size)
+
+    def prefault(self) -> None:
+        """Read a byte of every page: allocates the pages no side has yet and maps them all
+        here (writable, for a shared mapping). Only reads, so it may run while the other
+        side writes."""
+        self.view[::PAGE_BYTES].tobytes()
 
     def contains(self, address: int, size: int = 0) -> bool:
         """Whether ``[address, address + size)`` lies inside this mapping."""

@@ -33,6 +33,7 @@ class Wake(enum.Enum):
     SIGNALLED = "signalled"
     TIMEOUT = "timeout"
     PEER_GONE = "peer gone"
+    OTHER = "other descriptor readable"
 
 
 def pipe() -> tuple[int, int]:
@@ -67,8 +68,10 @@ class Doorbell:
         except BrokenPipeError:
             self.peer_gone = True
 
-    def wait(self, deadline: float | None) -> Wake:
-        """Block until rung, the peer is gone, or ``time.monotonic()`` passes ``deadline``.
+    def wait(self, deadline: float | None, also: int = -1) -> Wake:
+        """Block until rung, the peer is gone, ``time.monotonic()`` passes ``deadline``, or
+        (when ``also`` is a descriptor) ``also`` is readable: :attr:`Wake.OTHER`, which
+        leaves ``also`` as it is for its owner to read.
 
         ``None`` waits without a time limit (a dead peer still ends the wait).
         """
@@ -79,8 +82,16 @@ class Doorbell:
             if remaining <= 0:
                 return Wake.TIMEOUT
             timeout_ms = max(1, math.ceil(remaining * 1000))
-        if not self._poll.poll(timeout_ms):
+        poller = self._poll
+        if also >= 0:
+            poller = select.poll()
+            poller.register(self.wait_fd, select.POLLIN)
+            poller.register(also, select.POLLIN)
+        ready = poller.poll(timeout_ms)
+        if not ready:
             return Wake.TIMEOUT
+        if all(fd == also for fd, _ in ready):
+            return Wake.OTHER
         try:
             data = os.read(self.wait_fd, _DRAIN_BYTES)
         except BlockingIOError:

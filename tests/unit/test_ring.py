@@ -270,6 +270,63 @@ def test_read_timeout_returns_none(make_ring: Callable[[int], Ring]) -> None:
     assert 0.05 <= time.monotonic() - t0 < 1
 
 
+def test_a_readable_interrupt_descriptor_ends_the_wait(make_ring: Callable[[int], Ring]) -> None:
+    writer, reader = make_ring(1 << 16)
+    r, w = os.pipe()
+    try:
+        results: list[pa.RecordBatch | None] = []
+        t = threading.Thread(target=lambda: results.append(reader.read(timeout=None, interrupt=r)))
+        t.start()
+        time.sleep(0.05)
+        os.write(w, b"call")  # e.g. a control message on the stage's pipe
+        t.join(10)
+        assert not t.is_alive() and results == [None]
+        assert os.read(r, 16) == b"call"  # left for its owner to read
+        # a batch in the ring comes first, readable descriptor or not
+        os.write(w, b"again")
+        writer.write(numbers(3), timeout=0)
+        batch = reader.read(timeout=None, interrupt=r)
+        assert batch is not None and batch.equals(numbers(3))
+        del batch
+        assert reader.read(timeout=None, interrupt=r) is None
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def _shmem_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssShmem:"))
+
+
+def test_pages_are_allocated_by_the_side_that_populates_or_prefaults() -> None:
+    size = 8 << 20
+    w_end, r_end = create_ring(size, name="test-ring-populate")
+    before = _shmem_kb()
+    writer = RingWriter(w_end, populate=False)
+    lazy = _shmem_kb() - before
+    reader = RingReader(r_end, populate=False)
+    try:
+        assert lazy < 1024  # mapped, nothing allocated: the header page at most
+        reader.prefault()  # only reads, so it is safe beside the writer
+        assert _shmem_kb() - before >= size // 1024 - 4
+        writer.write(numbers(50), timeout=0)
+        batch = reader.read(0)
+        assert batch is not None and batch.equals(numbers(50))
+        del batch
+    finally:
+        writer.close()
+        reader.close()
+    w_end, r_end = create_ring(size, name="test-ring-populate")
+    before = _shmem_kb()
+    writer = RingWriter(w_end)  # populate (the default): every page now
+    try:
+        assert _shmem_kb() - before >= size // 1024 - 4
+    finally:
+        writer.close()
+        r_end.close()
+
+
 def test_writing_after_the_reader_closed(make_ring: Callable[[int], Ring]) -> None:
     writer, reader = make_ring(1 << 16)
     reader.close()
