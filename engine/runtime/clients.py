@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ PRODUCER_DEFAULTS: Mapping[str, str] = {
     # is fed faster than the broker takes records (a pipelined source) hold ~100 MB more.
     "queue.buffering.max.kbytes": "16384",
     "compression.type": "none",
+    # As for the consumer (below): new connections are spaced by half of this.
+    "reconnect.backoff.ms": "20",
 }
 
 CONSUMER_DEFAULTS: Mapping[str, str] = {
@@ -582,6 +585,32 @@ def producer_config(
     conf = {"client.id": client_id, **PRODUCER_DEFAULTS}
     conf.update(kafka_config(worker_props, "producer", connector_props))
     return conf
+
+
+def request_producer_id(producer: Any, timeout: float = 5.0) -> None:
+    """Have an idempotent producer ask for its producer id now rather than in 500 ms.
+
+    librdkafka asks for the id after a metadata response, from a broker that is up. The
+    first response comes from the bootstrap connection, which librdkafka then closes to
+    connect to the broker by the id the metadata names: no broker is up at that moment,
+    and unless another metadata response comes once the new connection is up, the next try
+    is its fixed 500 ms timer. Records produced right at the start (a pipelined source's
+    producing process finds batches waiting) were held that long. Two metadata requests
+    make sure one is answered over the new connection: the id follows at once (~25 ms from
+    the producer's creation on one host instead of ~505). A failed request is left to
+    librdkafka's own retries. Thread-safe: it may run on a thread beside produce() calls."""
+    from confluent_kafka import KafkaException
+
+    deadline = time.monotonic() + timeout
+    for _ in range(2):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            producer.list_topics(timeout=remaining)
+        except KafkaException as e:
+            log.debug("Metadata request for the producer id failed: %s", e)
+            return
 
 
 def consumer_config(
