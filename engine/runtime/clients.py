@@ -613,6 +613,12 @@ def request_producer_id(producer: Any, timeout: float = 5.0) -> None:
             return
 
 
+def request_producer_id_soon(producer: Any) -> None:
+    """:func:`request_producer_id` on a daemon thread (which holds the producer until it
+    ends), for a caller that produces at once."""
+    threading.Thread(target=request_producer_id, args=(producer,), name="producer-id", daemon=True).start()
+
+
 def consumer_config(
     worker_props: Mapping[str, Any],
     client_id: str,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -28,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from engine.runtime.clients import request_producer_id
+from engine.runtime.clients import request_producer_id_soon
 from engine.runtime.pipeline import REPLY_TIMEOUT_S, end_stage, send_failure, stage_setup, start_stage
 from engine.spi.errors import ConnectError
 from engine.transport import PeerGoneError, RingEnd, RingReader
@@ -84,10 +83,7 @@ def producer_stage_main(ring: RingEnd, conn: Connection, conf: dict[str, Any], c
                 produce_records(producer, batch)
             produced += 1
 
-        # batches are waiting already (see its docstring); the thread holds the producer
-        threading.Thread(
-            target=request_producer_id, args=(producer,), name="producer-id", daemon=True
-        ).start()
+        request_producer_id_soon(producer)  # batches are waiting already
         conn.send(("ready", None))
         log.info("Producing process %d ready", os.getpid())
         with RingReader(ring) as reader:

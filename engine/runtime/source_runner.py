@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from engine.runtime.clients import producer_config, request_producer_id
+from engine.runtime.clients import producer_config, request_producer_id_soon
 from engine.runtime.conversion import BatchConverter, class_path
 from engine.runtime.dead_letter import DeadLetterQueue, typed_original
 from engine.runtime.error_handler import ErrorHandler, ErrorPolicy, backoff_ms
@@ -92,10 +91,7 @@ class WorkerSourceTask(WorkerTask):
         conf["logger"] = logging.getLogger("librdkafka")
         if not pipelined(spec.connector_config):
             producer = Producer(conf)
-            # while the task starts and polls its first batch (the thread holds the producer)
-            threading.Thread(
-                target=request_producer_id, args=(producer,), name="producer-id", daemon=True
-            ).start()
+            request_producer_id_soon(producer)  # while the task starts and polls its first batch
         self.dlq: DeadLetterQueue | None = None
         if (spec.connector_config.get("errors.deadletterqueue.topic.name") or "").strip():
             # beyond Kafka Connect: source records that fail transformation or conversion
