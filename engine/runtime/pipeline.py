@@ -291,8 +291,9 @@ def start_stage(
     proc.start()
     reader_end.close()
     child.close()
-    # The stage maps the ring with populate, allocating its pages on its own core while
-    # this process goes on; this side maps each page at its first write.
+    # The stage allocates the ring's pages on its own core while this process goes on (a
+    # sink's stage prefaults on a thread, a source's producing process populates as it
+    # maps); this side maps each page at its first write.
     return proc, conn, RingWriter(writer_end, populate=False)
 
 
