@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from perf._report import Result
 from perf._util import Watermark, machine_busy, pid_cpu, self_cpu
+from perf.raw_client import send_all
 
 RAW_PRODUCER = {
     "linger.ms": "20",
@@ -72,15 +73,8 @@ def raw_produce(
     c0, b0, k0 = self_cpu(), machine_busy(), pid_cpu(broker_pid)
     t0 = time.monotonic()
     producer = Producer({"bootstrap.servers": bootstrap, **RAW_PRODUCER})
-    produce = producer.produce
     t_first = time.monotonic()
-    for v in data.values:
-        try:
-            produce(topic, v)
-        except BufferError:
-            producer.poll(0.05)
-            produce(topic, v)
-    remaining = producer.flush(120)
+    remaining = send_all(producer, topic, data.values)
     t_end = time.monotonic()
     cpu, busy, k1 = self_cpu() - c0, machine_busy() - b0, pid_cpu(broker_pid)
     wm = Watermark(bootstrap, topic)

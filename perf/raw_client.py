@@ -44,16 +44,22 @@ def file_lines(path: str, chunk: int = 1 << 22) -> Iterator[bytes]:
         yield rest
 
 
-def produce(config: dict[str, str], topic: str, values: Iterable[bytes]) -> None:
-    """Produce ``values`` (no key) and wait for every acknowledgement."""
-    p = Producer(config)
+def send_all(producer: Producer, topic: str, values: Iterable[bytes]) -> int:
+    """Produce ``values`` (no key, no callback) and flush; how many were not acknowledged
+    within 120 s."""
+    send = producer.produce
     for v in values:
         try:
-            p.produce(topic, v)
-        except BufferError:
-            p.poll(0.05)
-            p.produce(topic, v)
-    if p.flush(120):
+            send(topic, v)
+        except BufferError:  # the queue is full: let deliveries drain it
+            producer.poll(0.05)
+            send(topic, v)
+    return int(producer.flush(120))
+
+
+def produce(config: dict[str, str], topic: str, values: Iterable[bytes]) -> None:
+    """Produce ``values`` (no key) and wait for every acknowledgement."""
+    if send_all(Producer(config), topic, values):
         raise RuntimeError(f"could not produce every record to {topic}")
 
 
