@@ -3,15 +3,17 @@
 Run by hand (a smoke run on small N is part of the test suite)::
 
     arrowsmith bench [SCENARIO ...] [--records N] [--peers raw,apache] [--repeat K]
-                     [--out perf/results] [--timeout S] [--list]
+                     [--out perf/results] [--timeout S] [--scenario-dir DIR] [--list]
     # the same: python -m perf.bench …
 
-A scenario is a folder of ``perf/scenarios/``: ``scenario.json`` (what it measures, its
-kind, the topic's partitions, its connector files, its variants and peers) and the
-connector ``.properties`` files; ``perf/scenarios/worker.properties`` is the worker of
-them all. ``${name}`` placeholders are filled in per run (``bootstrap``, ``topic``,
-``input``, ``output``, ``work``, ``port``, ``run``, and the variant's values such as
-``processes``, ``tasks``, ``pipeline``). The same files, with Apache's class names, run on
+A scenario is a folder of ``perf/scenarios/`` (or of the folder ``--scenario-dir`` names):
+``scenario.json`` (what it measures, its kind, the topic's partitions, its connector files,
+its variants and peers, its data generator) and the connector ``.properties`` files; the
+worker is the folder's own ``worker.properties``, else the one beside the scenario folders,
+else ``perf/scenarios/worker.properties``. ``${name}`` placeholders are filled in per run
+(``bootstrap``, ``topic``, ``input``, ``output``, ``work``, ``port``, ``run``, and the
+variant's values such as ``processes``, ``tasks``, ``pipeline``). The same files, with
+Apache's class names, run on
 
 * ``arrowsmith``: ``python -m controlplane standalone worker.properties conn….properties``;
 * ``apache``: Apache Kafka Connect 4.3.1's ``ConnectStandalone`` on the JVM, jars from
@@ -20,7 +22,9 @@ them all. ``${name}`` placeholders are filled in per run (``bootstrap``, ``topic
   file's lines) or consumer (sink scenarios: appending to the output file) moving the same
   pre-serialized bytes, a process of its own (:mod:`perf.raw_client`).
 
-The data are N JSON objects of ~120 bytes (:func:`make_values`), written to a file for
+The data are N values from the scenario's generator (``"data"`` in ``scenario.json``, a
+``module:function`` or ``file.py:function`` called with N; the built-in scenarios' is
+:func:`make_values`, JSON objects of ~120 bytes), written to a file, one per line, for
 source scenarios and produced to the topic beforehand for sink scenarios. A run (the raw
 client's too) is timed from the process's launch until the topic holds N records (source,
 its offsets asked every 50 ms) or the output file has N lines (sink, e2e; read every 10 ms
@@ -50,7 +54,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import psutil
@@ -73,6 +77,7 @@ from perf._util import (
 from perf.raw_client import RAW_PRODUCER
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+DEFAULT_DATA = "perf.bench:make_values"
 DEFAULT_RECORDS = 1_000_000
 ENGINES = ("arrowsmith", "apache", "raw")
 # Reading a process's PSS walks its page tables: ~1.5 ms for one of ours; every 0.1 s the
@@ -101,12 +106,27 @@ class Scenario:
     variants: dict[str, dict[str, str]]
     peers: list[str]
     compare: list[str] = field(default_factory=list)  # [variant, baseline variant]
+    data: str = DEFAULT_DATA  # the generator of the values: "module:function" or "file.py:function"
+    worker: Path = SCENARIOS_DIR / "worker.properties"
 
     @classmethod
     def load(cls, folder: Path) -> Scenario:
-        spec = json.loads((folder / "scenario.json").read_text())
+        where = folder / "scenario.json"
+        try:
+            spec = json.loads(where.read_text())
+        except ValueError as e:
+            raise ValueError(f"{where}: not JSON: {e}") from e
+        missing = [k for k in REQUIRED_KEYS if k not in spec]
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
         if spec["kind"] not in ("source", "sink", "e2e"):
-            raise ValueError(f"{folder}/scenario.json: kind must be source, sink or e2e")
+            raise ValueError(f"{where}: kind must be source, sink or e2e")
+        for name in spec["connectors"]:
+            if not (folder / name).is_file():
+                raise ValueError(f"{where}: connectors: no file {name} in {folder}")
+        data = str(spec.get("data", DEFAULT_DATA))
+        if not re.fullmatch(r"[\w./-]+:[A-Za-z_]\w*", data):
+            raise ValueError(f"{where}: data must be module:function or file.py:function, not {data!r}")
         return cls(
             name=folder.name,
             folder=folder,
@@ -117,10 +137,50 @@ class Scenario:
             variants={k: {kk: str(vv) for kk, vv in v.items()} for k, v in spec["variants"].items()},
             peers=list(spec.get("peers", [])),
             compare=list(spec.get("compare", [])),
+            data=data,
+            worker=_worker_file(folder),
         )
+
+    def generator(self) -> Callable[[int], Sequence[bytes]]:
+        """The data generator ``data`` names (a ``.py`` file is read from the folder)."""
+        where, _, function = self.data.rpartition(":")
+        try:
+            if where.endswith(".py"):
+                import importlib.util
+
+                path = (self.folder / where).resolve()
+                spec = importlib.util.spec_from_file_location(f"bench_data_{self.name}", path)
+                if spec is None or spec.loader is None or not path.is_file():
+                    raise FileNotFoundError(f"no file {path}")
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            else:
+                import importlib
+
+                module = importlib.import_module(where)
+            fn = getattr(module, function)
+        except (ImportError, OSError, AttributeError, SyntaxError) as e:
+            raise ValueError(f"{self.folder / 'scenario.json'}: data {self.data!r}: {e}") from e
+        if not callable(fn):
+            raise ValueError(f"{self.folder / 'scenario.json'}: data {self.data!r} is not a function")
+        return cast(Callable[[int], Sequence[bytes]], fn)
+
+
+REQUIRED_KEYS = ("description", "kind", "partitions", "connectors", "variants")
+
+
+def _worker_file(folder: Path) -> Path:
+    """The scenario folder's own worker.properties, else the one beside it, else ours."""
+    for w in (folder / "worker.properties", folder.parent / "worker.properties"):
+        if w.is_file():
+            return w
+    return SCENARIOS_DIR / "worker.properties"
 
 
 def scenarios(folder: Path = SCENARIOS_DIR) -> dict[str, Scenario]:
+    """The scenario folders (those holding a ``scenario.json``) of ``folder``, by name."""
+    if not folder.is_dir():
+        raise ValueError(f"no scenario folder {folder}")
     return {d.name: Scenario.load(d) for d in sorted(folder.iterdir()) if (d / "scenario.json").is_file()}
 
 
@@ -160,6 +220,40 @@ def write_properties(path: Path, props: Mapping[str, object]) -> Path:
 def make_values(n: int) -> list[bytes]:
     """N JSON objects of 8 fields, 113 to 121 bytes each, deterministic (ids 0 to N-1)."""
     return _raw.make_values(n, first_id=0, note=True)
+
+
+@dataclass
+class Dataset:
+    """One generator's N values and the input file holding them, one per line."""
+
+    values: Sequence[bytes]
+    input_file: Path
+
+    @property
+    def payload_bytes(self) -> int:
+        return sum(map(len, self.values))
+
+    @classmethod
+    def make(cls, sc: Scenario, records: int, path: Path) -> Dataset:
+        """The scenario's generator called with ``records``; its values checked (bytes, as
+        many as asked, no line break: the sources read the input file line by line)."""
+        generate = sc.generator()
+        where = f"{sc.folder / 'scenario.json'}: data {sc.data!r}"
+        try:
+            values = generate(records)
+        except Exception as e:  # the user's code: its own words, and where it came from
+            raise ValueError(f"{where} failed: {type(e).__name__}: {e}") from e
+        if not isinstance(values, Sequence) or len(values) != records:
+            got = len(values) if isinstance(values, Sequence) else type(values).__name__
+            raise ValueError(f"{where} returned {got} values for {records} records")
+        try:
+            text = b"\n".join(values)
+        except TypeError as e:
+            raise ValueError(f"{where} must return bytes values: {e}") from e
+        if text.count(b"\n") != max(0, records - 1):
+            raise ValueError(f"{where} returned a value with a line break")
+        path.write_bytes(text + b"\n" if records else b"")
+        return cls(values, path)
 
 
 def produce(bootstrap: str, topic: str, values: Sequence[bytes]) -> None:
@@ -330,16 +424,12 @@ class Env:
     bootstrap: str
     work: Path
     records: int
-    values: list[bytes]
-    input_file: Path
+    data: dict[str, Dataset]  # by generator (Scenario.data)
     topics: Topics
     timeout: float
     progress: Progress
-    prefilled: dict[tuple[str, int], str] = field(default_factory=dict)  # (scenario, round) → topic
-
-    @property
-    def payload_bytes(self) -> int:
-        return sum(map(len, self.values))
+    # (generator, partitions, round) → a topic holding that data
+    prefilled: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
 
 # Connector keys only arrowsmith knows: left out of the JVM's copies.
@@ -374,7 +464,7 @@ def start_raw(env: Env, sc: Scenario, work: Path, topic: str, output: Path) -> L
     sink scenarios' consumer appends to the output file the watcher counts."""
     if sc.kind == "source":
         config = {"bootstrap.servers": env.bootstrap, **RAW_PRODUCER}
-        args = ["produce", json.dumps(config), topic, str(env.input_file)]
+        args = ["produce", json.dumps(config), topic, str(env.data[sc.data].input_file)]
     else:
         from engine.runtime.clients import CONSUMER_DEFAULTS
 
@@ -393,21 +483,22 @@ def run_engine(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> R
     run_id = uuid.uuid4().hex[:8]
     work = env.work / f"{sc.name}-{variant or 'main'}-{engine}-{rnd}"
     work.mkdir(parents=True)
-    run = Run(sc.name, variant, engine, env.records, payload_bytes=env.payload_bytes, round=rnd)
+    data = env.data[sc.data]
+    run = Run(sc.name, variant, engine, env.records, payload_bytes=data.payload_bytes, round=rnd)
     topic = prefilled_topic(env, sc, rnd) if sc.kind == "sink" else env.topics.create(sc.name, sc.partitions)
     output = work / "out.txt"
     values = {
         **sc.variants[variant],
         "bootstrap": env.bootstrap,
         "topic": topic,
-        "input": str(env.input_file),
+        "input": str(data.input_file),
         "output": str(output),
         "work": str(work),
         "port": str(free_port()),
         "run": run_id,
     }
     worker = work / "worker.properties"
-    worker.write_text(render((SCENARIOS_DIR / "worker.properties").read_text(), values))
+    worker.write_text(render(sc.worker.read_text(), values))
     conns = []
     for name in sc.connectors:
         path = work / name
@@ -481,12 +572,12 @@ def run_engine(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> R
 
 
 def prefilled_topic(env: Env, sc: Scenario, rnd: int) -> str:
-    """A topic of the scenario's partitions holding the N values (made once per round)."""
-    key = (f"p{sc.partitions}", rnd)
+    """A topic of the scenario's partitions holding its N values (made once per round)."""
+    key = (sc.data, sc.partitions, rnd)
     if key not in env.prefilled:
         topic = env.topics.create(f"prefill-p{sc.partitions}", sc.partitions)
         env.progress(f"  producing {env.records:,} records into {topic}")
-        produce(env.bootstrap, topic, env.values)
+        produce(env.bootstrap, topic, env.data[sc.data].values)
         env.prefilled[key] = topic
     return env.prefilled[key]
 
@@ -504,10 +595,11 @@ def run_benchmark(
     broker: str = "external",
     progress: Progress = print,
     work: Path | None = None,
+    scenario_dir: Path = SCENARIOS_DIR,
 ) -> dict[str, Any]:
-    """Every scenario (or ``names``), on arrowsmith and on its ``peers``, ``repeat`` times;
-    the report (see :func:`render_table`, :func:`write_results`)."""
-    known = scenarios()
+    """Every scenario of ``scenario_dir`` (or ``names``), on arrowsmith and on its
+    ``peers``, ``repeat`` times; the report (see :func:`render_table`, :func:`write_results`)."""
+    known = scenarios(scenario_dir)
     chosen = list(names) or list(known)
     for n in chosen:
         if n not in known:
@@ -527,15 +619,22 @@ def run_benchmark(
     started = dt.datetime.now(dt.UTC)
     own_work = work is None
     work = Path(tempfile.mkdtemp(prefix="arrowsmith-bench-")) if work is None else work
-    values = make_values(records)
-    input_file = work / "in.txt"
-    input_file.write_bytes(b"".join(v + b"\n" for v in values))
+    data: dict[str, Dataset] = {}
+    try:
+        for name in chosen:  # every generator once, before any timer starts
+            sc = known[name]
+            if sc.data not in data:
+                file = work / ("in.txt" if not data else f"in-{len(data)}.txt")
+                data[sc.data] = Dataset.make(sc, records, file)
+    except BaseException:
+        if own_work:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     env = Env(
         bootstrap,
         work,
         records,
-        values,
-        input_file,
+        data,
         Topics(bootstrap, prefix="bench"),
         timeout if timeout is not None else 120 + records / 2_000,
         progress,
@@ -568,8 +667,16 @@ def run_benchmark(
         "benchmark": "bench",
         "started": started.isoformat(timespec="seconds"),
         "records": records,
-        "record_bytes_avg": round(env.payload_bytes / records, 1) if records else 0,
-        "scenarios": {n: {"description": known[n].description, "compare": known[n].compare} for n in chosen},
+        "record_bytes_avg": _bytes_avg(list(data.values()), records),
+        "scenarios": {
+            n: {
+                "description": known[n].description,
+                "compare": known[n].compare,
+                "data": known[n].data,
+                "record_bytes_avg": _bytes_avg([data[known[n].data]], records),
+            }
+            for n in chosen
+        },
         "peers": list(peers),
         "repeat": repeat,
         "broker": broker,
@@ -579,6 +686,10 @@ def run_benchmark(
         "ratios": ratios(medians(runs), {n: known[n].compare for n in chosen}),
         "runs": [r.to_json() for r in runs],
     }
+
+
+def _bytes_avg(data: Sequence[Dataset], records: int) -> float:
+    return round(sum(d.payload_bytes for d in data) / (records * len(data)), 1) if records and data else 0.0
 
 
 def _attempt(env: Env, sc: Scenario, variant: str, engine: str, rnd: int) -> Run:
@@ -720,10 +831,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="rounds; the table shows the median run (1)")
     p.add_argument("--timeout", type=float, default=None, help="seconds per run (120 + N/2000)")
     p.add_argument("--out", default="perf/results", help="directory for the JSON results")
+    p.add_argument(
+        "--scenario-dir",
+        type=Path,
+        default=SCENARIOS_DIR,
+        help="the folder of scenario folders (default: the built-in perf/scenarios)",
+    )
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     args = p.parse_args(argv)
+    try:
+        known = scenarios(args.scenario_dir)
+        unknown = [n for n in args.scenarios if n not in known]
+        if unknown:
+            raise ValueError(f"unknown scenario {unknown[0]!r}; choose from {', '.join(known)}")
+        if not args.list:  # a generator that cannot be found fails before a broker starts
+            for name in args.scenarios or known:
+                known[name].generator()
+    except ValueError as e:  # a scenario folder that cannot run: say which, run nothing
+        print(f"arrowsmith bench: error: {e}", file=sys.stderr)
+        return 2
     if args.list:
-        for name, sc in scenarios().items():
+        for name, sc in known.items():
             print(f"{name}: {sc.description}")
         return 0
     from perf.file_pipeline import broker_for_benchmark
@@ -732,11 +860,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with broker_for_benchmark() as (bootstrap, desc, _pid):
             report = run_benchmark(
-                bootstrap, args.scenarios, args.records, peers, args.repeat, args.timeout, desc
+                bootstrap,
+                args.scenarios,
+                args.records,
+                peers,
+                args.repeat,
+                args.timeout,
+                desc,
+                scenario_dir=args.scenario_dir,
             )
     except ConnectError as e:  # no broker: nothing was measured, nothing is written
         print(f"arrowsmith bench: error: {e}", file=sys.stderr)
         return 1
+    except ValueError as e:  # a data generator that failed or returned bad values
+        print(f"arrowsmith bench: error: {e}", file=sys.stderr)
+        return 2
     path = write_results(report, Path(args.out))
     m = report["machine"]
     print(f"\n{report['records']:,} records of ~{report['record_bytes_avg']} bytes; broker: {desc}")

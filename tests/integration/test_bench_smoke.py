@@ -165,3 +165,56 @@ def test_an_unreachable_broker_stops_the_bench_before_any_scenario(tmp_path: Pat
     )
     assert "source-json" not in out.stdout  # no scenario ran
     assert not (tmp_path / "results").exists()  # and nothing was written
+
+
+@pytest.mark.timeout(300)
+def test_a_scenario_dir_of_ones_own(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """A user's folder: a sink scenario with its own worker file (StringConverter, so the
+    CSV lines its generator makes go through untouched; the built-in worker's JsonConverter
+    would read only each line's leading number, as Jackson does) and its own generator."""
+    folder = tmp_path / "scenarios" / "csv-sink"
+    folder.mkdir(parents=True)
+    (folder / "scenario.json").write_text(
+        json.dumps(
+            {
+                "description": "CSV lines → StringConverter → FileStreamSink",
+                "data": "rows.py:csv_rows",
+                "kind": "sink",
+                "partitions": 1,
+                "connectors": ["sink.properties"],
+                "variants": {"": {"processes": "1"}},
+            }
+        )
+    )
+    (folder / "rows.py").write_text(
+        "def csv_rows(n):\n    return [b'%d,item-%d,%d.5' % (i, i % 7, i) for i in range(n)]\n"
+    )
+    (folder / "worker.properties").write_text(
+        "bootstrap.servers=${bootstrap}\n"
+        "key.converter=org.apache.kafka.connect.storage.StringConverter\n"
+        "value.converter=org.apache.kafka.connect.storage.StringConverter\n"
+        "offset.storage.file.filename=${work}/connect.offsets\n"
+        "listeners=http://127.0.0.1:${port}\n"
+        "worker.processes=${processes}\n"
+    )
+    (folder / "sink.properties").write_text(
+        "name=csv-${run}\nconnector.class=FileStreamSink\ntasks.max=1\ntopics=${topic}\nfile=${output}\n"
+        "errors.tolerance=none\n"
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    n = 2_000
+    report = run_benchmark(
+        kafka_bootstrap, records=n, peers=[], timeout=120, work=work, scenario_dir=tmp_path / "scenarios"
+    )
+    [run] = report["medians"]
+    assert (run["scenario"], run["engine"], run["complete"], run["delivered"]) == (
+        "csv-sink",
+        "arrowsmith",
+        True,
+        n,
+    )
+    assert report["scenarios"]["csv-sink"]["data"] == "rows.py:csv_rows"
+    expected = [b"%d,item-%d,%d.5" % (i, i % 7, i) for i in range(n)]
+    assert report["record_bytes_avg"] == round(sum(map(len, expected)) / n, 1)
+    assert (work / "csv-sink-main-arrowsmith-0" / "out.txt").read_bytes().splitlines() == expected
