@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import cast
 
@@ -83,16 +83,11 @@ def consume(config: dict[str, str], topic: str, partitions: int, records: int, o
     return got
 
 
-def _wait_for_term() -> None:
-    stop = False
+_TERM = threading.Event()
 
-    def on_term(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
 
-    signal.signal(signal.SIGTERM, on_term)
-    while not stop:
-        time.sleep(0.05)
+def _on_term(signum: int, frame: object) -> None:
+    _TERM.set()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,12 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     config = json.loads(args[1])
+    # From the start: the watcher may send SIGTERM as soon as it has seen the last record,
+    # while the client is still closing (a consumer leaving its group)
+    signal.signal(signal.SIGTERM, _on_term)
     if args[0] == "produce":
         produce(config, args[2], file_lines(args[3]))
     else:
         topic, partitions, records, output = args[2], int(args[3]), int(args[4]), args[5]
         consume(config, topic, partitions, records, output)
-    _wait_for_term()
+    while not _TERM.wait(0.05):  # a timed wait lets the signal handler run
+        pass
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -172,14 +171,7 @@ class FileStreamSourceTask(SourceTask):
         self.buffer = self.buffer[used:]
         self.position += used
         log.debug("Read %d lines from %s, up to byte %d", len(lines), self.filename or "stdin", self.position)
-        # pa.repeat, not pa.array(ndarray): the latter imports numpy.ma (~70 ms) the first time
-        now = pa.repeat(pa.scalar(int(time.time() * 1000), pa.timestamp("ms")), len(lines))
-        batch = make_batch(
-            topic=self.topic,
-            value=lines,
-            timestamp=now,
-            value_field=VALUE_FIELD,
-        )
+        batch = make_batch(topic=self.topic, value=lines, value_field=VALUE_FIELD)
         if self.filename is None:
             return SourceBatch(batch)
         return SourceBatch(batch, [({FILENAME_FIELD: self.filename}, {POSITION_FIELD: self.position})])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +31,13 @@ def _sleeper(*args: str) -> subprocess.Popen[bytes]:
 def jvm(work: Path) -> Iterator[psutil.Process]:
     """A stand-in for the broker's JVM: its arguments name the directory's server.properties."""
     popen = _sleeper(str(work / "server.properties"))
+    proc = psutil.Process(popen.pid)
     try:
-        yield psutil.Process(popen.pid)
+        # until the child has exec'd, its arguments are still this process's (a loaded machine)
+        deadline = time.monotonic() + 30
+        while str(work / "server.properties") not in proc.cmdline() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield proc
     finally:
         popen.kill()
         popen.wait()
