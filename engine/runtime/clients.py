@@ -29,6 +29,28 @@ from engine.spi.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+# librdkafka's own log: every client of the worker and its tasks is given it ("logger").
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+# An idempotent producer's first producer-id requests to a new cluster meet its transaction
+# coordinator while it loads (the embedded broker's first minute): librdkafka retries on
+# its own and logs each try as a warning. They are retries, not failures: DEBUG. A
+# producer that never gets its id fails its records (message.timeout.ms), which is reported.
+_PID_RETRY = re.compile(
+    r"Failed to acquire \w+ PID from broker .*: Broker: "
+    r"(Coordinator load in progress|Coordinator not available|Not coordinator): retrying"
+)
+
+
+class _RetriesAtDebug(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if logging.WARNING <= record.levelno < logging.ERROR and _PID_RETRY.search(record.getMessage()):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return LIBRDKAFKA_LOG.isEnabledFor(logging.DEBUG)
+        return True
+
+
+LIBRDKAFKA_LOG.addFilter(_RetriesAtDebug())
+
 # Java-client keys with no librdkafka meaning: dropped (with a warning).
 _JAVA_ONLY = frozenset(
     {

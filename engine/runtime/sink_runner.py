@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KTopicPartition
 
-from engine.runtime.clients import consumer_config
+from engine.runtime.clients import LIBRDKAFKA_LOG, consumer_config
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.sink_delivery import SinkDelivery
 from engine.runtime.worker_process import warm_numpy_ma
@@ -203,7 +203,7 @@ class WorkerSinkTask(WorkerTask):
         consumer = Consumer(
             {
                 **conf,
-                "logger": logging.getLogger("librdkafka"),
+                "logger": LIBRDKAFKA_LOG,
                 "on_commit": self._on_commit,
                 "error_cb": self._on_error,
             }

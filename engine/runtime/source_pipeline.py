@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from engine.runtime.clients import request_producer_id_soon
+from engine.runtime.clients import LIBRDKAFKA_LOG, request_producer_id_soon
 from engine.runtime.pipeline import REPLY_TIMEOUT_S, end_stage, send_failure, stage_setup, start_stage
 from engine.spi.errors import ConnectError
 from engine.transport import PeerGoneError, RingEnd, RingReader
@@ -73,7 +73,7 @@ def producer_stage_main(ring: RingEnd, conn: Connection, conf: dict[str, Any], c
                 "delivery.report.only.error": True,
                 "on_delivery": on_delivery,
                 "error_cb": on_error,
-                "logger": logging.getLogger("librdkafka"),
+                "logger": LIBRDKAFKA_LOG,
             }
         )
 

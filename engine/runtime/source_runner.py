@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from engine.runtime.clients import producer_config, request_producer_id_soon
+from engine.runtime.clients import LIBRDKAFKA_LOG, producer_config, request_producer_id_soon
 from engine.runtime.conversion import BatchConverter, class_path
 from engine.runtime.dead_letter import DeadLetterQueue, typed_original
 from engine.runtime.error_handler import ErrorHandler, ErrorPolicy, backoff_ms
@@ -88,7 +88,7 @@ class WorkerSourceTask(WorkerTask):
         conf["delivery.report.only.error"] = True  # a Python-client option: it takes a bool
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error
-        conf["logger"] = logging.getLogger("librdkafka")
+        conf["logger"] = LIBRDKAFKA_LOG
         if not pipelined(spec.connector_config):
             producer = Producer(conf)
             request_producer_id_soon(producer)  # while the task starts and polls its first batch
