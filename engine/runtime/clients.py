@@ -32,20 +32,31 @@ log = logging.getLogger(__name__)
 # librdkafka's own log: every client of the worker and its tasks is given it ("logger").
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 # An idempotent producer's first producer-id requests to a new cluster meet its transaction
-# coordinator while it loads (the embedded broker's first minute): librdkafka retries on
-# its own and logs each try as a warning. They are retries, not failures: DEBUG. A
-# producer that never gets its id fails its records (message.timeout.ms), which is reported.
+# coordinator while it loads (the embedded broker's first seconds): librdkafka retries on
+# its own and logs each try as a warning. For PID_RETRY_QUIET_S from the first such retry
+# in a process they are DEBUG; retries after that are warnings again, so a coordinator that
+# never comes (a transaction log the cluster cannot create) is seen before the records
+# time out (message.timeout.ms).
 _PID_RETRY = re.compile(
     r"Failed to acquire \w+ PID from broker .*: Broker: "
     r"(Coordinator load in progress|Coordinator not available|Not coordinator): retrying"
 )
+PID_RETRY_QUIET_S = 15.0
 
 
 class _RetriesAtDebug(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: float | None = None  # time.monotonic() of the first retry seen
+
     def filter(self, record: logging.LogRecord) -> bool:
         if logging.WARNING <= record.levelno < logging.ERROR and _PID_RETRY.search(record.getMessage()):
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return LIBRDKAFKA_LOG.isEnabledFor(logging.DEBUG)
+            now = time.monotonic()
+            if self.first is None:
+                self.first = now
+            if now - self.first <= PID_RETRY_QUIET_S:
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return LIBRDKAFKA_LOG.isEnabledFor(logging.DEBUG)
         return True
 
 
