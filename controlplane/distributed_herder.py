@@ -269,6 +269,7 @@ class DistributedHerder(StandaloneHerder):
             await self._release_tasks(entry, stale, write_status=True)
         for entry in list(self.connectors.values()):
             await self._reconcile_connector(entry, entry.name in my_connectors)
+        starting: list[tuple[ConnectorEntry, int]] = []
         for tid in sorted(my_tasks):
             name, i = split_task_id(tid)
             owner = self.connectors.get(name)
@@ -288,6 +289,10 @@ class DistributedHerder(StandaloneHerder):
             self._task_started[(name, i)] = entry.task_configs[i]
             self._task_target[(name, i)] = entry.target
             self.task_starts[tid] = self.task_starts.get(tid, 0) + 1
+            starting.append((entry, i))
+        for entry, i in starting:
+            self.place_together(entry.name, [i])
+        for entry, i in starting:
             self._launch(entry, i, entry.task_configs[i])
 
     def _released(self, name: str, task: int, assignment: Assignment) -> bool:

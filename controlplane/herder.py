@@ -12,7 +12,7 @@ import logging
 import socket
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,8 +213,15 @@ class StandaloneHerder:
 
     async def _start_tasks(self, entry: ConnectorEntry) -> None:
         entry.task_configs = await self._generate_task_configs(entry)
+        self.place_together(entry.name, range(len(entry.task_configs)))
         for i, tc in enumerate(entry.task_configs):
             self._launch(entry, i, tc)
+
+    def place_together(self, connector: str, indices: Iterable[int]) -> None:
+        """Place the tasks that start together before starting any, so that each task's spec
+        says how many of them share its worker process (``TaskSpec.process_share``)."""
+        for i in indices:
+            self.supervisor.place(task_name(connector, i))
 
     async def _generate_task_configs(self, entry: ConnectorEntry) -> list[dict[str, str]]:
         """The running connector's ``task_configs(tasks.max)``, each with its task class (and a
@@ -246,6 +253,7 @@ class StandaloneHerder:
         return out
 
     def _launch(self, entry: ConnectorEntry, index: int, task_config: dict[str, str]) -> None:
+        w = self.supervisor.place(task_name(entry.name, index))
         spec = TaskSpec(
             connector=entry.name,
             task=index,
@@ -254,10 +262,10 @@ class StandaloneHerder:
             worker_config=self.worker_props,
             offsets=[] if entry.is_sink else self.offset_store.offsets(entry.name),
             target_state=entry.target,
+            process_share=self.supervisor.colocated(task_name(entry.name, index)),
         )
         self._task_state(entry, index, "UNASSIGNED")
         entry.stopped[index] = asyncio.Event()
-        w = self.supervisor.place(spec.name)
         self.supervisor.send(w, StartTask(spec))
 
     async def _stop_tasks(self, entry: ConnectorEntry) -> None:

@@ -213,6 +213,15 @@ class Supervisor:
         best.tasks.add(task)
         return best.index
 
+    def colocated(self, task: str) -> int:
+        """How many tasks of ``task``'s connector are placed in its worker process (itself
+        included; 1 if it is not placed)."""
+        connector = task.rsplit("-", 1)[0]
+        for w in self.workers:
+            if task in w.tasks:
+                return sum(1 for t in w.tasks if t.rsplit("-", 1)[0] == connector)
+        return 1
+
     def release(self, task: str) -> None:
         for w in self.workers:
             w.tasks.discard(task)

@@ -108,18 +108,26 @@ PRODUCER_DEFAULTS: Mapping[str, str] = {
     "reconnect.backoff.ms": "20",
 }
 
+# The sink tasks of one connector in a worker process share a consumer prefetch of this
+# many KiB (each at least PREFETCH_MIN_KB): the process runs on one core, so together they
+# consume no faster than one task alone, and a queue per consumer as deep as one task's
+# only holds memory (~15 MB per worker process with two sink tasks; docs/performance.md).
+PREFETCH_KB = 2048
+PREFETCH_MIN_KB = 512
+
 CONSUMER_DEFAULTS: Mapping[str, str] = {
     "enable.auto.commit": "false",
     "auto.offset.reset": "earliest",
     "enable.partition.eof": "false",
     # Prefetch enough to keep a task busy, not more: librdkafka's defaults (100 000 messages
     # per partition, 64 MiB) cost ~100 MB of RSS on 8 partitions for no throughput. 20 000
-    # messages are two batches (worker.batch.max.rows), ~100 ms of one task at full speed
-    # (10 000 cost one task ~20 % of its records/s). 2 MiB also sizes each fetch (librdkafka
-    # caps fetch.max.bytes at it unless that is set). Every sink task has a consumer of its
-    # own: with a full queue one held 26 MB at 8 MiB, 14 MB at 2 MiB (docs/performance.md).
+    # messages are four batches (worker.batch.max.rows), ~100 ms of one task at full speed
+    # (10 000 cost one task ~20 % of its records/s). The KiB (PREFETCH_KB, shared by the
+    # connector's tasks in one worker process; consumer_config) also size each fetch
+    # (librdkafka caps fetch.max.bytes at them unless that is set). Every sink task has a
+    # consumer of its own: with a full queue one held 26 MB at 8 MiB, 14 MB at 2 MiB.
     "queued.min.messages": "20000",
-    "queued.max.messages.kbytes": "2048",
+    "queued.max.messages.kbytes": str(PREFETCH_KB),
     "fetch.wait.max.ms": "100",
     # Once the 2 MiB queue has been full, librdkafka waits this long before it fetches
     # again (librdkafka's own default: 1000 ms). A task taking 300 000 records/s (~40 MB/s)
@@ -657,12 +665,15 @@ def consumer_config(
     client_id: str,
     group_id: str,
     connector_props: Mapping[str, Any] | None = None,
+    share: int = 1,
 ) -> tuple[dict[str, str], int | None]:
     """A task's consumer config, and ``max.poll.records`` if set (it sizes our batches):
-    :data:`CONSUMER_DEFAULTS`, then the user's settings."""
+    :data:`CONSUMER_DEFAULTS` with the prefetch of one of ``share`` consumers in a worker
+    process (:data:`PREFETCH_KB`), then the user's settings."""
     merged, names = client_settings(worker_props, "consumer", connector_props)
     max_poll = merged.pop("max.poll.records", None)
     conf = {"client.id": client_id, "group.id": group_id, **CONSUMER_DEFAULTS}
+    conf["queued.max.messages.kbytes"] = str(max(PREFETCH_MIN_KB, PREFETCH_KB // max(1, share)))
     conf["bootstrap.servers"] = _bootstrap(worker_props)
     conf.update(translate(merged, names))
     return conf, int(max_poll) if max_poll is not None else None

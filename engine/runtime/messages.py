@@ -23,6 +23,9 @@ class TaskSpec:
     # Last committed source offsets of the connector: (partition, offset) pairs.
     offsets: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     target_state: str = "STARTED"
+    # How many of the connector's tasks run in this task's worker process (itself included)
+    # when it starts: its sink consumer's share of the process's prefetch (clients.py).
+    process_share: int = 1
 
     @property
     def name(self) -> str:

@@ -24,6 +24,7 @@ from confluent_kafka import TopicPartition as KTopicPartition
 from engine.runtime.clients import LIBRDKAFKA_LOG, consumer_config
 from engine.runtime.pipeline import PipelinedSinkTask, pipelined
 from engine.runtime.sink_delivery import SinkDelivery
+from engine.runtime.worker_config import WORKER_BATCH_MAX_ROWS
 from engine.runtime.worker_process import warm_numpy_ma
 from engine.runtime.worker_task import WorkerTask
 from engine.spi.connector import ErrantRecordReporter, SinkTask, SinkTaskContext
@@ -186,8 +187,10 @@ class WorkerSinkTask(WorkerTask):
             f"connector-consumer-{spec.connector}-{spec.task}",
             group,
             spec.connector_config,
+            share=spec.process_share,
         )
-        self.batch_rows = max_poll or int(spec.worker_config.get("worker.batch.max.rows", "10000"))
+        rows = spec.worker_config.get("worker.batch.max.rows", WORKER_BATCH_MAX_ROWS)
+        self.batch_rows = max_poll or int(rows)
         self.offset_reset = conf.get("auto.offset.reset", "latest")
         # a cooperative or KIP-848 group hands out partitions incrementally
         self.incremental = "cooperative" in conf.get("partition.assignment.strategy", "") or (
