@@ -64,6 +64,42 @@ def test_pipelined_sink_keeps_order_and_commits_after_put(
     assert (tmp_path / "out.txt").read_text() == "".join(f"line {i:06d}\n" for i in range(n))
 
 
+def test_pipelined_sink_slices_a_batch_larger_than_the_ring_can_take(
+    tmp_path: Path, kafka_bootstrap: str, new_topic
+) -> None:  # type: ignore[no-untyped-def]
+    """A consumer prefetch of 16 MiB makes batches of ~16 MB, too large for one slot of the
+    16 MiB ring: the first stage sends each as pieces, and every record arrives once, in order."""
+    topic = new_topic(1)
+    n, pad = 2_000, "x" * 20_000
+    p = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 20})
+    for i in range(n):
+        p.produce(topic, f"{i:06d} {pad}".encode())
+    assert p.flush(60) == 0
+    gen = rest_worker(tmp_path, kafka_bootstrap, **{"worker.processes": 1})
+    proc, client = next(gen)
+    try:
+        client.create(
+            "big",
+            {
+                "connector.class": "FileStreamSink",
+                "file": str(tmp_path / "out.txt"),
+                "topics": topic,
+                "pipeline.processes": "2",
+                "consumer.override.queued.max.messages.kbytes": "16384",
+                "consumer.override.fetch.max.bytes": str(32 << 20),
+                "consumer.override.max.partition.fetch.bytes": str(32 << 20),
+            },
+        )
+        wait_until(lambda: count_lines(tmp_path / "out.txt") == n, 90, "every record through both stages")
+        assert client.states("big") == ("RUNNING", ["RUNNING"])
+    finally:
+        try:
+            next(gen, None)
+        finally:
+            proc.stop()
+    assert (tmp_path / "out.txt").read_text() == "".join(f"{i:06d} {pad}\n" for i in range(n))
+
+
 def test_pipeline_processes_is_validated(tmp_path: Path, kafka_bootstrap: str) -> None:
     gen = rest_worker(tmp_path, kafka_bootstrap)
     proc, client = next(gen)
