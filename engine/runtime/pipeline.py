@@ -44,9 +44,9 @@ from engine.transport import BatchTooLargeError, RingEnd, RingReader, RingWriter
 log = logging.getLogger(__name__)
 
 # A raw batch of 5 000 records of a few hundred bytes is ~1-2 MB: room for several, with
-# the first stage's converted columns. Against 32 MiB: the same records/s, the split's first
-# record ~40 ms sooner (the second stage prefaults half the pages) and 16 MB less peak
-# memory (docs/performance.md). A batch larger than PIECE_BYTES goes as several pieces.
+# the first stage's converted columns. Against 32 MiB (six alternated rounds of the bench's
+# pipelined scenario): the same records/s and 16 MB less peak memory (docs/performance.md).
+# A batch larger than PIECE_BYTES goes as several pieces.
 RING_BYTES = 16 << 20
 # The most Arrow bytes of raw records one ring slot carries (a put of more is sliced): with
 # the converted key and value a slot is ~2-3 times its raw batch, so several fit.
