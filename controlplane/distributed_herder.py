@@ -290,8 +290,7 @@ class DistributedHerder(StandaloneHerder):
             self._task_target[(name, i)] = entry.target
             self.task_starts[tid] = self.task_starts.get(tid, 0) + 1
             starting.append((entry, i))
-        for entry, i in starting:
-            self.place_together(entry.name, [i])
+        self.place_together(task_name(entry.name, i) for entry, i in starting)
         for entry, i in starting:
             self._launch(entry, i, entry.task_configs[i])
 

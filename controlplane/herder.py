@@ -213,15 +213,15 @@ class StandaloneHerder:
 
     async def _start_tasks(self, entry: ConnectorEntry) -> None:
         entry.task_configs = await self._generate_task_configs(entry)
-        self.place_together(entry.name, range(len(entry.task_configs)))
+        self.place_together(task_name(entry.name, i) for i in range(len(entry.task_configs)))
         for i, tc in enumerate(entry.task_configs):
             self._launch(entry, i, tc)
 
-    def place_together(self, connector: str, indices: Iterable[int]) -> None:
+    def place_together(self, tasks: Iterable[str]) -> None:
         """Place the tasks that start together before starting any, so that each task's spec
-        says how many of them share its worker process (``TaskSpec.process_share``)."""
-        for i in indices:
-            self.supervisor.place(task_name(connector, i))
+        says how many of its connector's tasks share its worker process (``process_share``)."""
+        for task in tasks:
+            self.supervisor.place(task)
 
     async def _generate_task_configs(self, entry: ConnectorEntry) -> list[dict[str, str]]:
         """The running connector's ``task_configs(tasks.max)``, each with its task class (and a

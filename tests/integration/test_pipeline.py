@@ -18,27 +18,29 @@ from tests.integration.standalone_proc import count_lines, processes_named
 pytestmark = [pytest.mark.kafka, pytest.mark.processes]
 
 
+def _produce(bootstrap: str, topic: str, lines: list[str]) -> None:
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20})
+    for line in lines:
+        p.produce(topic, line.encode())
+    assert p.flush(60) == 0
+
+
+def _create_piped_sink(client: Any, name: str, topic: str, out: Path, **extra: str) -> None:
+    """A FileStreamSink of ``topic`` into ``out`` with pipeline.processes=2 (and ``extra``)."""
+    config = {"connector.class": "FileStreamSink", "file": str(out), "topics": topic}
+    client.create(name, {**config, "pipeline.processes": "2", **extra})
+
+
 def test_pipelined_sink_keeps_order_and_commits_after_put(
     tmp_path: Path, kafka_bootstrap: str, new_topic
 ) -> None:  # type: ignore[no-untyped-def]
     topic = new_topic(1)
     n = 60_000
-    p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "linger.ms": 20})
-    for i in range(n):
-        p.produce(topic, f"line {i:06d}".encode())
-    assert p.flush(60) == 0
+    _produce(kafka_bootstrap, topic, [f"line {i:06d}" for i in range(n)])
     gen = rest_worker(tmp_path, kafka_bootstrap, **{"worker.processes": 1})
     proc, client = next(gen)
     try:
-        client.create(
-            "piped",
-            {
-                "connector.class": "FileStreamSink",
-                "file": str(tmp_path / "out.txt"),
-                "topics": topic,
-                "pipeline.processes": "2",
-            },
-        )
+        _create_piped_sink(client, "piped", topic, tmp_path / "out.txt")
         wait_until(lambda: count_lines(tmp_path / "out.txt") == n, 90, "every record through both stages")
         worker, stages = _stage_processes(proc)
         assert len(stages) == 1
@@ -71,20 +73,16 @@ def test_pipelined_sink_slices_a_batch_larger_than_the_ring_can_take(
     16 MiB ring: the first stage sends each as pieces, and every record arrives once, in order."""
     topic = new_topic(1)
     n, pad = 2_000, "x" * 20_000
-    p = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 20})
-    for i in range(n):
-        p.produce(topic, f"{i:06d} {pad}".encode())
-    assert p.flush(60) == 0
+    _produce(kafka_bootstrap, topic, [f"{i:06d} {pad}" for i in range(n)])
     gen = rest_worker(tmp_path, kafka_bootstrap, **{"worker.processes": 1})
     proc, client = next(gen)
     try:
-        client.create(
+        _create_piped_sink(
+            client,
             "big",
-            {
-                "connector.class": "FileStreamSink",
-                "file": str(tmp_path / "out.txt"),
-                "topics": topic,
-                "pipeline.processes": "2",
+            topic,
+            tmp_path / "out.txt",
+            **{
                 "consumer.override.queued.max.messages.kbytes": "16384",
                 "consumer.override.fetch.max.bytes": str(32 << 20),
                 "consumer.override.max.partition.fetch.bytes": str(32 << 20),
