@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -151,13 +151,42 @@ def pid_cpu(pid: int | None) -> float | None:
     return t.user + t.system
 
 
+def warm_group_coordinator(bootstrap: str, timeout: float = TOPIC_TIMEOUT_S) -> None:
+    """Have the broker ready for consumer groups before any timer starts.
+
+    A fresh broker creates its offsets topic (``__consumer_offsets``: 50 partitions by
+    default, 10 on the project's own broker) when the first group asks for its coordinator:
+    ~1 s on this kind of machine in which that group's consumer waits. Without this,
+    whichever sink run of a benchmark came first on a new broker would be timed with that
+    second in it."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "perf-warm-up"})
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                consumer.committed(
+                    [TopicPartition("perf-warm-up", 0)], timeout=max(0.1, deadline - time.monotonic())
+                )
+                return
+            except KafkaException as e:  # NOT_COORDINATOR while the topic's leaders are elected
+                if not e.args[0].retriable() and e.args[0].code() != KafkaError.NOT_COORDINATOR:
+                    raise
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no group coordinator within {timeout:.0f} s: {e}") from e
+                time.sleep(0.05)
+    finally:
+        consumer.close()
+
+
 class Topics:
-    """Creates fresh topics on the benchmark's broker and deletes them afterwards."""
+    """Creates fresh topics on the benchmark's broker and deletes them afterwards. The
+    broker is made ready for consumer groups first (:func:`warm_group_coordinator`)."""
 
     def __init__(self, bootstrap: str, prefix: str = "perf") -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        warm_group_coordinator(bootstrap)
 
     def create(self, label: str, partitions: int = 1) -> str:
         name = f"{self.prefix}-{label}-{uuid.uuid4().hex[:8]}"

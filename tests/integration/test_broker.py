@@ -18,6 +18,7 @@ from engine.broker.launcher import KafkaBroker, new_cluster_id, server_propertie
 from engine.broker.maven import INSTALL_HINT, missing_tools
 from engine.spi.errors import ConnectError
 from engine.testing.pytest_kafka import TopicFactory
+from perf._util import warm_group_coordinator
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,8 +89,19 @@ def test_cli_start_status_stop_round_trip(
     try:
         assert bootstrap == state["bootstrap_servers"]
         assert bootstrap.startswith("127.0.0.1:")
-        md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        md = admin.list_topics(timeout=10)
         assert 1 in md.brokers
+        # a fresh broker has no offsets topic until a group asks for its coordinator; the
+        # benchmarks have it made before their timers start
+        assert "__consumer_offsets" not in md.topics
+        warm_group_coordinator(bootstrap)
+        offsets = admin.list_topics(topic="__consumer_offsets", timeout=10).topics["__consumer_offsets"]
+        assert offsets.error is None
+        assert len(offsets.partitions) == int(
+            server_properties(9092, 9093, tmp_path)["offsets.topic.num.partitions"]
+        )
+        assert all(p.leader == 1 for p in offsets.partitions.values())
 
         assert cli.main(["status", *args]) == 0
         assert bootstrap in capsys.readouterr().out
