@@ -169,6 +169,20 @@ def test_sink_writes_lines(tmp_path: Path) -> None:
     assert out.read_bytes() == "a\nnull\nü\nx\n".encode()
 
 
+def test_sink_lines_are_in_the_file_when_put_returns(tmp_path: Path) -> None:
+    """A small last batch is not held in a buffer until the next offset flush."""
+    out = tmp_path / "out.txt"
+    task = FileStreamSinkTask()
+    task.start({"file": str(out)})
+    try:
+        task.put(make_batch(topic="t", value=pa.array(["first", "second"], pa.string())))
+        assert out.read_bytes() == b"first\nsecond\n"
+        task.put(make_batch(topic="t", value=pa.array(["third"], pa.string())))
+        assert out.read_bytes() == b"first\nsecond\nthird\n"
+    finally:
+        task.stop()
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
