@@ -33,7 +33,7 @@ from engine.spi.record import BINARY_SCHEMA, HEADER_TYPE, TopicPartition
 
 log = logging.getLogger(__name__)
 
-_MS = pa.timestamp("ms")
+_MS_NP = np.dtype("datetime64[ms]")  # the envelope's timestamp column, from numpy
 # auto.offset.reset's values that name a position (librdkafka's synonyms too)
 RESET_POSITIONS = {
     "earliest": OFFSET_BEGINNING,
@@ -83,23 +83,40 @@ class _Context(SinkTaskContext):
         return self.reporter
 
 
-def messages_to_batch(msgs: Sequence[Any]) -> pa.RecordBatch:
+def messages_to_batch(
+    msgs: Sequence[Any], topic: str | None = None, partition: int | None = None
+) -> pa.RecordBatch:
     """Consumed messages → an envelope batch of binary keys and values.
 
     One C-level ``map`` of an unbound ``Message`` method per column (no bytecode per
-    record); a batch from one topic gets its topic column by repetition."""
+    record), numbers straight into numpy. ``topic`` names the one topic of the consumer's
+    assignment and ``partition`` its one partition, where there is only one (librdkafka
+    hands out no message of a partition that is not assigned): those columns are then
+    repeats, not read from every message (~70 of ~330 ns per record for a single
+    partition). Without ``topic``, a batch from one topic still gets its topic column by
+    repetition."""
     n = len(msgs)
-    topics = list(map(Message.topic, msgs))
-    first = topics[0] if n else None
+    if topic is not None:
+        topics: pa.Array = pa.repeat(pa.scalar(topic, pa.string()), n)
+    else:
+        names = list(map(Message.topic, msgs))
+        first = names[0] if n else None
+        topics = (
+            pa.repeat(pa.scalar(first, pa.string()), n)
+            if n and names.count(first) == n
+            else pa.array(names, pa.string())
+        )
     headers: list[Any] = list(map(Message.headers, msgs))
     return pa.RecordBatch.from_arrays(
         [
-            pa.repeat(pa.scalar(first, pa.string()), n)
-            if n and topics.count(first) == n
-            else pa.array(topics, pa.string()),
-            pa.array(list(map(Message.partition, msgs)), pa.int32()),
-            pa.array(list(map(Message.offset, msgs)), pa.int64()),
-            pa.array(list(map(_second, map(Message.timestamp, msgs))), pa.int64()).cast(_MS),
+            topics,
+            pa.array(
+                np.full(n, partition, np.int32)
+                if partition is not None
+                else np.fromiter(map(Message.partition, msgs), np.int32, n)
+            ),
+            pa.array(np.fromiter(map(Message.offset, msgs), np.int64, n)),
+            pa.array(np.fromiter(map(_second, map(Message.timestamp, msgs)), np.int64, n).view(_MS_NP)),
             pa.array(list(map(Message.key, msgs)), pa.binary()),
             pa.array(list(map(Message.value, msgs)), pa.binary()),
             pa.array(
@@ -305,7 +322,13 @@ class WorkerSinkTask(WorkerTask):
     def _deliver(self, msgs: list[Any]) -> None:
         if not msgs:
             return
-        raw = messages_to_batch(msgs)
+        assigned = self.ctx.assigned
+        only = next(iter(assigned)) if len(assigned) == 1 else None
+        if only is not None:
+            raw = messages_to_batch(msgs, only.topic, only.partition)
+        else:
+            topics = {tp.topic for tp in assigned}
+            raw = messages_to_batch(msgs, topics.pop() if len(topics) == 1 else None)
         msgs.clear()  # the batch holds copies: free the Message objects before the batch is delivered
         self.metrics.add("sink_record_read_total", raw.num_rows)
         self.metrics.observe("batch_size_records", raw.num_rows)
