@@ -204,9 +204,9 @@ def stage_main(
     warm: threading.Thread | None = None
     delivered = 0
     try:
-        # The ring is mapped without allocating its pages (~15 ms for 16 MiB): a thread
-        # allocates them, and imports numpy.ma, while this one starts the task and answers
-        # the first calls, in the time the first stage's consumer takes to join and fetch.
+        # The ring is mapped without allocating its pages (~15-35 ms for 16 MiB): a thread
+        # allocates them (without the GIL, Segment.prefault) and imports numpy.ma, while
+        # this one starts the task, answers the first calls and delivers the first batches.
         reader = RingReader(ring, populate=False)
         warm = threading.Thread(target=_warm, args=(reader,), name="stage-warm", daemon=True)
         warm.start()
