@@ -323,12 +323,12 @@ class WorkerSinkTask(WorkerTask):
         if not msgs:
             return
         assigned = self.ctx.assigned
-        only = next(iter(assigned)) if len(assigned) == 1 else None
-        if only is not None:
-            raw = messages_to_batch(msgs, only.topic, only.partition)
-        else:
-            topics = {tp.topic for tp in assigned}
-            raw = messages_to_batch(msgs, topics.pop() if len(topics) == 1 else None)
+        topics = {tp.topic for tp in assigned}
+        raw = messages_to_batch(
+            msgs,
+            topics.pop() if len(topics) == 1 else None,
+            next(iter(assigned)).partition if len(assigned) == 1 else None,
+        )
         msgs.clear()  # the batch holds copies: free the Message objects before the batch is delivered
         self.metrics.add("sink_record_read_total", raw.num_rows)
         self.metrics.observe("batch_size_records", raw.num_rows)
